@@ -1,0 +1,45 @@
+# Two entry points: `make run` (install, then the main job on the demo data) and `make test`.
+# Installing is idempotent: the virtual environment is rebuilt only when the package's
+# requirements change, so a second `make` starts at once.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check --quiet
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format bench clean
+
+install: $(STAMP)
+
+# Order matters: `vamp` (needed by chord-extractor) compiles against numpy and does not
+# declare it as a build requirement, so numpy goes in first and vamp is built without
+# build isolation. See DESIGN.md section 2.
+$(STAMP): setup.cfg pyproject.toml Makefile
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; COAT needs Python 3.11 (chord-extractor requires < 3.12)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade "pip>=24" "setuptools>=68" wheel
+	$(PIP) install "numpy>=1.26,<2.5"
+	$(PIP) install --no-build-isolation "vamp==1.1.0"
+	$(PIP) install -e ".[audio,dev]"
+	touch $(STAMP)
+
+run: install
+	$(PY) -m coat_tf.train $(ARGS)
+
+test: install
+	$(PY) -m pytest -q $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check coat_tf tests bench
+	$(VENV)/bin/ruff format --check coat_tf tests bench
+
+format: install
+	$(VENV)/bin/ruff format coat_tf tests bench
+	$(VENV)/bin/ruff check --fix coat_tf tests bench
+
+bench: install
+	$(PY) -m bench.layers $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,215 @@
+"""Run configuration as nested dataclasses with a JSON round trip.
+
+Every run and every export writes its resolved configuration next to its outputs, so a result
+can be traced to the exact settings. Nothing that shapes the model lives in a global: the model
+is built from a :class:`ModelConfig` alone.
+
+Validation raises ``ValueError`` naming the field and the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from coat_tf.fileio import atomic_write_text
+
+ATTENTION_MODES = ("learned", "uniform")
+USER_EMBEDDINGS = ("shared", "separate")
+
+T = TypeVar("T")
+
+
+def _require(condition: bool, name: str, value: Any, what: str) -> None:
+    if not condition:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        name,
+        value,
+        "a positive integer",
+    )
+
+
+def _non_negative(name: str, value: Any) -> None:
+    _require(
+        isinstance(value, int | float) and not isinstance(value, bool) and value >= 0,
+        name,
+        value,
+        "a non-negative number",
+    )
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a COAT model (and of the baselines that share its inputs).
+
+    Attributes:
+        num_users: users in the id vocabulary (ids ``0 .. num_users - 1``).
+        num_songs: songs in the id vocabulary.
+        num_chords: chord vocabulary size (ids ``0 .. num_chords - 1``).
+        sequence_length: chord positions per song; the paper uses 100.
+        embedding_size: ``d``, the size of user, song and chord embeddings.
+        attention_size: ``A``, the hidden size of the attention scorer (paper: equal to ``d``).
+        tower_layers: number of hidden layers of the prediction tower (paper: 3).
+        tower_width: width of the first tower layer; each next layer is half the previous one.
+            ``None`` means ``2 * embedding_size``, the width of the tower's input.
+        attention_user_embedding: ``"shared"`` reuses the GMF user embedding ``P[u]`` as ``e_u``
+            in the attention (the paper's choice); ``"separate"`` gives the attention its own.
+        attention_mode: ``"learned"`` (equations 2 to 4) or ``"uniform"`` (the ablation
+            "without attention": every position weighs the same).
+        l2: L2 regularisation on the embeddings (0 disables it).
+        dropout: dropout rate between tower layers.
+    """
+
+    num_users: int = 1
+    num_songs: int = 1
+    num_chords: int = 25
+    sequence_length: int = 100
+    embedding_size: int = 64
+    attention_size: int | None = None
+    tower_layers: int = 3
+    tower_width: int | None = None
+    attention_user_embedding: str = "shared"
+    attention_mode: str = "learned"
+    l2: float = 0.0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        for name in ("num_users", "num_songs", "num_chords", "sequence_length", "embedding_size"):
+            _positive_int(name, getattr(self, name))
+        if self.attention_size is not None:
+            _positive_int("attention_size", self.attention_size)
+        _positive_int("tower_layers", self.tower_layers)
+        if self.tower_width is not None:
+            _positive_int("tower_width", self.tower_width)
+            _require(
+                self.tower_width >> (self.tower_layers - 1) >= 1,
+                "tower_width",
+                self.tower_width,
+                f"at least 2**(tower_layers - 1) = {2 ** (self.tower_layers - 1)} so that "
+                "every halved layer keeps a unit",
+            )
+        _require(
+            self.attention_user_embedding in USER_EMBEDDINGS,
+            "attention_user_embedding",
+            self.attention_user_embedding,
+            f"one of {USER_EMBEDDINGS}",
+        )
+        _require(
+            self.attention_mode in ATTENTION_MODES,
+            "attention_mode",
+            self.attention_mode,
+            f"one of {ATTENTION_MODES}",
+        )
+        _non_negative("l2", self.l2)
+        _require(
+            isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
+            "dropout",
+            self.dropout,
+            "in [0, 1)",
+        )
+
+    @property
+    def resolved_attention_size(self) -> int:
+        return self.attention_size or self.embedding_size
+
+    @property
+    def tower_widths(self) -> list[int]:
+        """Widths of the tower's hidden layers, each half the one before."""
+        first = self.tower_width or 2 * self.embedding_size
+        return [max(first >> i, 1) for i in range(self.tower_layers)]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (the paper's grid searches batch size, learning rate and ``d``)."""
+
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    epochs: int = 20
+    negatives: int = 4
+    seed: int = 0
+    early_stopping_patience: int = 3
+    top_k: int = 10
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        for name in ("batch_size", "epochs", "negatives", "top_k"):
+            _positive_int(name, getattr(self, name))
+        _require(
+            isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
+            "learning_rate",
+            self.learning_rate,
+            "a positive number",
+        )
+        _require(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool),
+            "seed",
+            self.seed,
+            "an integer",
+        )
+        _non_negative("early_stopping_patience", self.early_stopping_patience)
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs; written as ``config.json`` in the run folder."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model_name: str = "coat"
+    data_dir: str | None = None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as plain JSON-able data."""
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build a (possibly nested) dataclass config, rejecting unknown keys by name."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    kwargs = {}
+    for name, value in data.items():
+        field_type = fields[name].type
+        nested = _NESTED.get(field_type) if isinstance(field_type, str) else None
+        kwargs[name] = from_dict(nested, value) if nested is not None else value
+    return cls(**kwargs)
+
+
+_NESTED: dict[str, type] = {"ModelConfig": ModelConfig, "TrainConfig": TrainConfig}
+
+
+def to_json(config: Any) -> str:
+    return json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n"
+
+
+def from_json(cls: type[T], text: str) -> T:
+    return from_dict(cls, json.loads(text))
+
+
+def save(config: Any, path: str | os.PathLike) -> None:
+    """Write ``config`` as JSON atomically (temporary file, then rename)."""
+    atomic_write_text(Path(path), to_json(config))
+
+
+def load(cls: type[T], path: str | os.PathLike) -> T:
+    return from_json(cls, Path(path).read_text())
