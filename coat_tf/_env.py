@@ -25,10 +25,5 @@ def ensure_legacy_keras() -> None:
         return
     import tensorflow as tf
 
-    if not tf.keras.__name__.startswith("tf_keras") and not _is_legacy(tf):
+    if not tf.keras.__name__.startswith("tf_keras"):
         raise ImportError(_MESSAGE)
-
-
-def _is_legacy(tf) -> bool:  # noqa: ANN001 - the tensorflow module
-    version = getattr(tf.keras, "__version__", "3")
-    return version.startswith("2.")

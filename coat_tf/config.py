@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from coat_tf.checks import check_choice, check_non_negative, check_positive_int
 from coat_tf.fileio import atomic_write_text
 
 ATTENTION_MODES = ("learned", "uniform")
@@ -27,24 +28,6 @@ T = TypeVar("T")
 def _require(condition: bool, name: str, value: Any, what: str) -> None:
     if not condition:
         raise ValueError(f"{name} must be {what}, got {value!r}")
-
-
-def _positive_int(name: str, value: Any) -> None:
-    _require(
-        isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        name,
-        value,
-        "a positive integer",
-    )
-
-
-def _non_negative(name: str, value: Any) -> None:
-    _require(
-        isinstance(value, int | float) and not isinstance(value, bool) and value >= 0,
-        name,
-        value,
-        "a non-negative number",
-    )
 
 
 @dataclass
@@ -60,7 +43,11 @@ class ModelConfig:
         attention_size: ``A``, the hidden size of the attention scorer (paper: equal to ``d``).
         tower_layers: number of hidden layers of the prediction tower (paper: 3).
         tower_width: width of the first tower layer; each next layer is half the previous one.
-            ``None`` means ``2 * embedding_size``, the width of the tower's input.
+            ``None`` means ``2 ** (tower_layers - 1) * embedding_size``, so that the last layer
+            has ``d`` units (NCF's "predictive factors"; for ``d = 8``: 32, 16, 8). A tower
+            that halves down from the ``2d`` input instead ends in ``d / 4`` units (2 at
+            ``d = 8``), and such a narrow layer can be dead for a whole batch at
+            initialisation, leaving every weight without a gradient.
         attention_user_embedding: ``"shared"`` reuses the GMF user embedding ``P[u]`` as ``e_u``
             in the attention (the paper's choice); ``"separate"`` gives the attention its own.
         attention_mode: ``"learned"`` (equations 2 to 4) or ``"uniform"`` (the ablation
@@ -87,12 +74,12 @@ class ModelConfig:
 
     def validate(self) -> None:
         for name in ("num_users", "num_songs", "num_chords", "sequence_length", "embedding_size"):
-            _positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
         if self.attention_size is not None:
-            _positive_int("attention_size", self.attention_size)
-        _positive_int("tower_layers", self.tower_layers)
+            check_positive_int("attention_size", self.attention_size)
+        check_positive_int("tower_layers", self.tower_layers)
         if self.tower_width is not None:
-            _positive_int("tower_width", self.tower_width)
+            check_positive_int("tower_width", self.tower_width)
             _require(
                 self.tower_width >> (self.tower_layers - 1) >= 1,
                 "tower_width",
@@ -100,19 +87,9 @@ class ModelConfig:
                 f"at least 2**(tower_layers - 1) = {2 ** (self.tower_layers - 1)} so that "
                 "every halved layer keeps a unit",
             )
-        _require(
-            self.attention_user_embedding in USER_EMBEDDINGS,
-            "attention_user_embedding",
-            self.attention_user_embedding,
-            f"one of {USER_EMBEDDINGS}",
-        )
-        _require(
-            self.attention_mode in ATTENTION_MODES,
-            "attention_mode",
-            self.attention_mode,
-            f"one of {ATTENTION_MODES}",
-        )
-        _non_negative("l2", self.l2)
+        check_choice("attention_user_embedding", self.attention_user_embedding, USER_EMBEDDINGS)
+        check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
+        check_non_negative("l2", self.l2)
         _require(
             isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
             "dropout",
@@ -127,7 +104,7 @@ class ModelConfig:
     @property
     def tower_widths(self) -> list[int]:
         """Widths of the tower's hidden layers, each half the one before."""
-        first = self.tower_width or 2 * self.embedding_size
+        first = self.tower_width or self.embedding_size << (self.tower_layers - 1)
         return [max(first >> i, 1) for i in range(self.tower_layers)]
 
 
@@ -148,7 +125,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         for name in ("batch_size", "epochs", "negatives", "top_k"):
-            _positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
         _require(
             isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
             "learning_rate",
@@ -161,7 +138,7 @@ class TrainConfig:
             self.seed,
             "an integer",
         )
-        _non_negative("early_stopping_patience", self.early_stopping_patience)
+        check_non_negative("early_stopping_patience", self.early_stopping_patience)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -28,5 +29,7 @@ def shared_data() -> Path:
     """The real data folder; skips the test with a message where it is absent."""
     path = shared_data_dir()
     if not path.is_dir():
+        if os.environ.get("COAT_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"real data required (COAT_REQUIRE_SHARED_DATA=1) but not found at {path}")
         pytest.skip(f"real data not found at {path} (set {SHARED_DATA_ENV} to its folder)")
     return path

@@ -1,0 +1,179 @@
+"""COAT's chord attention layer (the paper's equations 2 to 4)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from coat_tf.checks import check_choice, check_non_negative, check_positive_int, fresh_initializer
+
+MODES = ("learned", "uniform")
+IMPLEMENTATIONS = ("split", "concat")
+
+
+@tf.keras.utils.register_keras_serializable(package="coat_tf")
+class ChordAttention(tf.keras.layers.Layer):
+    """Attention of a user over the chord positions of a song.
+
+    For a user embedding ``e_u`` and a song's chord ids ``c_1 .. c_L``, with chord embeddings
+    ``C`` (vocabulary x d) and position embeddings ``p`` (L x d)::
+
+        a_i    = h^T ReLU(W^T [e_u; C[c_i]; p_i] + b)        (2)
+        beta   = softmax(a_1 .. a_L)                          (3)
+        Att    = sum_i beta_i C[c_i]                          (4)
+
+    ``W`` is ``(d_u + 2d) x A``. It is stored as three blocks, ``W = [W_u; W_c; W_p]``, so that
+
+        W^T [e_u; C[c_i]; p_i] = W_u^T e_u + (C W_c)[c_i] + (p W_p)_i
+
+    ``implementation="split"`` (the default) computes the right-hand side: ``C W_c`` is one
+    ``vocabulary x A`` product per call and ``p W_p + b`` one ``L x A`` product, so each example
+    costs ``L x A`` additions instead of ``L x (d_u + 2d) x A`` multiply-adds. The chord and
+    position terms depend only on the song, the user term only on the user, which is what makes
+    scoring every user against every song affordable. ``implementation="concat"`` evaluates the
+    literal left-hand side with the same weights; it exists to test and measure the split form.
+
+    ``mode="uniform"`` is the paper's ablation "without attention": every position gets the same
+    weight. The weights are normalised, ``beta_i = 1 / L``, so ``Att`` is the mean chord embedding
+    rather than the sum. Sequences always have length ``L`` (100), so sum and mean differ by the
+    constant factor ``L``, which the next dense layer absorbs: the two define the same family of
+    models, and the mean keeps the attended vector on the same scale as in ``learned`` mode (same
+    initialisation and regularisation behave the same), so the ablation changes only the
+    weighting. In this mode the layer has no ``W``, ``b``, ``h`` or ``p``.
+
+    Args:
+        num_chords: chord vocabulary size.
+        sequence_length: ``L``.
+        embedding_size: ``d``, the size of the chord and position embeddings.
+        attention_size: ``A``.
+        mode: ``"learned"`` or ``"uniform"``.
+        implementation: ``"split"`` or ``"concat"``.
+        l2: L2 penalty on the chord and position embeddings.
+        embeddings_initializer, kernel_initializer: initialisers of the tables and of ``W``, ``h``.
+
+    Input: ``[user_embedding, chord_ids]``: ``[B, d_u]`` float, ``[B, L]`` integer.
+    Output: ``(attended, weights)``: ``[B, d]`` and ``[B, L]`` (each row sums to 1).
+    """
+
+    def __init__(
+        self,
+        num_chords: int,
+        sequence_length: int,
+        embedding_size: int,
+        attention_size: int,
+        mode: str = "learned",
+        implementation: str = "split",
+        l2: float = 0.0,
+        embeddings_initializer: str | tf.keras.initializers.Initializer = "random_normal",
+        kernel_initializer: str | tf.keras.initializers.Initializer = "glorot_uniform",
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_positive_int("num_chords", num_chords)
+        check_positive_int("sequence_length", sequence_length)
+        check_positive_int("embedding_size", embedding_size)
+        check_positive_int("attention_size", attention_size)
+        check_choice("mode", mode, MODES)
+        check_choice("implementation", implementation, IMPLEMENTATIONS)
+        check_non_negative("l2", l2)
+        self.num_chords = num_chords
+        self.sequence_length = sequence_length
+        self.embedding_size = embedding_size
+        self.attention_size = attention_size
+        self.mode = mode
+        self.implementation = implementation
+        self.l2 = float(l2)
+        self.embeddings_initializer = tf.keras.initializers.get(embeddings_initializer)
+        self.kernel_initializer = tf.keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape) -> None:  # noqa: ANN001 - Keras passes shapes
+        user_shape, chord_shape = input_shape
+        if chord_shape[-1] is not None and chord_shape[-1] != self.sequence_length:
+            raise ValueError(
+                f"chord_ids must have {self.sequence_length} positions, got shape {chord_shape}"
+            )
+        regularizer = tf.keras.regularizers.l2(self.l2) if self.l2 > 0 else None
+        d, a = self.embedding_size, self.attention_size
+        self.chord_embeddings = self.add_weight(
+            name="chord_embeddings",
+            shape=(self.num_chords, d),
+            initializer=fresh_initializer(self.embeddings_initializer),
+            regularizer=regularizer,
+        )
+        if self.mode == "learned":
+            user_size = int(user_shape[-1])
+            self.position_embeddings = self.add_weight(
+                name="position_embeddings",
+                shape=(self.sequence_length, d),
+                initializer=fresh_initializer(self.embeddings_initializer),
+                regularizer=regularizer,
+            )
+            self.user_kernel = self._kernel("user_kernel", (user_size, a))
+            self.chord_kernel = self._kernel("chord_kernel", (d, a))
+            self.position_kernel = self._kernel("position_kernel", (d, a))
+            self.bias = self.add_weight(name="bias", shape=(a,), initializer="zeros")
+            self.score_vector = self._kernel("score_vector", (a,))
+        super().build(input_shape)
+
+    def _kernel(self, name: str, shape: tuple[int, ...]) -> tf.Variable:
+        return self.add_weight(
+            name=name, shape=shape, initializer=fresh_initializer(self.kernel_initializer)
+        )
+
+    def call(self, inputs: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        user, chord_ids = inputs
+        chords = tf.gather(self.chord_embeddings, chord_ids)  # [B, L, d]
+        if self.mode == "uniform":
+            length = tf.shape(chord_ids)[-1]
+            weights = tf.ones_like(chord_ids, dtype=chords.dtype) / tf.cast(length, chords.dtype)
+        else:
+            weights = tf.nn.softmax(self.scores(user, chord_ids), axis=-1)  # [B, L]
+        attended = tf.einsum("bl,bld->bd", weights, chords)
+        return attended, weights
+
+    def scores(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
+        """The unnormalised scores ``a_i`` of equation (2): ``[B, d_u], [B, L] -> [B, L]``."""
+        if self.mode != "learned":
+            raise ValueError("scores exist only in mode='learned'")
+        if self.implementation == "concat":
+            return self._concat_scores(user, chord_ids)
+        return self.combine(self.user_terms(user), self.song_terms(chord_ids))
+
+    def user_terms(self, user: tf.Tensor) -> tf.Tensor:
+        """``W_u^T e_u``: ``[N, d_u] -> [N, A]``, computed once per user."""
+        return tf.matmul(user, self.user_kernel)
+
+    def song_terms(self, chord_ids: tf.Tensor) -> tf.Tensor:
+        """``(C W_c)[c_i] + (p W_p)_i + b``: ``[S, L] -> [S, L, A]``, computed once per song."""
+        chord_table = tf.matmul(self.chord_embeddings, self.chord_kernel)  # [V, A]
+        position_table = tf.matmul(self.position_embeddings, self.position_kernel) + self.bias
+        return tf.gather(chord_table, chord_ids) + position_table  # [S, L, A]
+
+    def combine(self, user_terms: tf.Tensor, song_terms: tf.Tensor) -> tf.Tensor:
+        """Scores from precomputed terms: ``[B, A], [B, L, A] -> [B, L]`` (row-aligned)."""
+        hidden = tf.nn.relu(user_terms[:, None, :] + song_terms)
+        return tf.einsum("bla,a->bl", hidden, self.score_vector)
+
+    def _concat_scores(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
+        chords = tf.gather(self.chord_embeddings, chord_ids)  # [B, L, d]
+        batch = tf.shape(chord_ids)[0]
+        length = tf.shape(chord_ids)[1]
+        users = tf.tile(user[:, None, :], [1, length, 1])  # [B, L, d_u]
+        positions = tf.tile(self.position_embeddings[None, :length], [batch, 1, 1])
+        stacked = tf.concat([users, chords, positions], axis=-1)  # [B, L, d_u + 2d]
+        kernel = tf.concat([self.user_kernel, self.chord_kernel, self.position_kernel], axis=0)
+        hidden = tf.nn.relu(tf.einsum("blk,ka->bla", stacked, kernel) + self.bias)
+        return tf.einsum("bla,a->bl", hidden, self.score_vector)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "num_chords": self.num_chords,
+            "sequence_length": self.sequence_length,
+            "embedding_size": self.embedding_size,
+            "attention_size": self.attention_size,
+            "mode": self.mode,
+            "implementation": self.implementation,
+            "l2": self.l2,
+            "embeddings_initializer": tf.keras.initializers.serialize(self.embeddings_initializer),
+            "kernel_initializer": tf.keras.initializers.serialize(self.kernel_initializer),
+        }

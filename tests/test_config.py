@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coat_tf import config as cfg
+from coat_tf.config import ModelConfig, RunConfig, TrainConfig
+
+
+def test_round_trip_through_json_file(tmp_path) -> None:
+    run = RunConfig(
+        model=ModelConfig(num_users=7, num_songs=9, embedding_size=16, attention_mode="uniform"),
+        train=TrainConfig(batch_size=64, learning_rate=0.01),
+        model_name="coat-uniform",
+    )
+    cfg.save(run, tmp_path / "config.json")
+    assert cfg.load(RunConfig, tmp_path / "config.json") == run
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["num_users"] == 7
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_tower_widths_halve() -> None:
+    assert ModelConfig(embedding_size=64).tower_widths == [256, 128, 64]
+    assert ModelConfig(embedding_size=8, tower_layers=2).tower_widths == [16, 8]
+    assert ModelConfig(embedding_size=8, tower_width=32).tower_widths == [32, 16, 8]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("embedding_size", 0),
+        ("embedding_size", 8.5),
+        ("num_users", -1),
+        ("attention_mode", "softmax"),
+        ("attention_user_embedding", "global"),
+        ("dropout", 1.0),
+        ("l2", -0.1),
+        ("tower_width", 2),
+    ],
+)
+def test_validation_names_field_and_value(field: str, value) -> None:
+    with pytest.raises(ValueError) as error:
+        ModelConfig(**{field: value})
+    assert field in str(error.value)
+    assert repr(value) in str(error.value)
+
+
+def test_unknown_field_is_named() -> None:
+    with pytest.raises(ValueError, match="embeding_size"):
+        cfg.from_dict(ModelConfig, {"embeding_size": 8})
+    with pytest.raises(ValueError, match="learning_rate"):
+        cfg.from_dict(RunConfig, {"train": {"learning_rate": 0}})
