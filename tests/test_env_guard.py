@@ -24,12 +24,18 @@ def test_import_selects_legacy_keras() -> None:
     assert result.stdout.strip().startswith("tf_keras")
 
 
-def test_tensorflow_first_with_keras3_raises_clear_import_error() -> None:
+def test_keras3_already_in_use_raises_clear_import_error() -> None:
     result = _run("import tensorflow as tf\ntf.keras.layers\nimport coat_tf")
     assert result.returncode != 0
     assert "ImportError" in result.stderr
-    assert "Import coat_tf before tensorflow" in result.stderr
+    assert "Import coat_tf before using tensorflow" in result.stderr
     assert "TF_USE_LEGACY_KERAS=1" in result.stderr
+
+
+def test_tensorflow_imported_first_but_keras_unused_is_fine() -> None:
+    result = _run("import tensorflow as tf\nimport coat_tf\nprint(tf.keras.__name__)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("tf_keras")
 
 
 def test_tensorflow_first_with_legacy_variable_is_accepted() -> None:
