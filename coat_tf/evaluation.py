@@ -1,0 +1,200 @@
+"""HR@K and NDCG@K: on the stored sampled candidates, and over the full catalogue.
+
+For one user with held-out song ``t`` and a set of competing songs ``N``::
+
+    rank  = |{ j in N : score(j) >= score(t) }|         (0 = ranked first)
+    HR@K  = 1 if rank < K else 0
+    NDCG@K = 1 / log2(rank + 2) if rank < K else 0
+
+averaged over users. **Ties count against the model**: a competitor scoring exactly as high as
+the held-out song is ranked above it. A model that gives every song the same score therefore
+gets HR = 0 rather than a lucky hit, and nothing depends on the order of the candidates.
+
+- *Sampled* (the paper's protocol): ``N`` is the user's 99 stored negatives
+  (:class:`~coat_tf.data.splits.Candidates`, column 0 the positive), the same for every model.
+- *Full catalogue*: ``N`` is every song except the held-out one and the songs excluded for that
+  user: their training songs, and for the test split also their validation song (part of the
+  known history at test time). Sampled metrics can rank models differently from these
+  (Krichene & Rendle, KDD 2020), so both are reported.
+
+:func:`full_catalogue_tfrs` computes the full-catalogue figures of a dot-product model (GMF)
+with TensorFlow Recommenders' ``BruteForce`` index and its exclusions; it ranks ties by index
+rather than against the model, the only way it can differ from :func:`full_catalogue`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from coat_tf.scoring import CatalogueScorer
+
+
+@dataclass
+class RankingMetrics:
+    """Averages over ``users`` users, at cut-off ``k``."""
+
+    hr: float
+    ndcg: float
+    users: int
+    k: int
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def hit_ratio(ranks: np.ndarray, k: int) -> float:
+    """Share of users whose held-out song has ``rank < k``."""
+    ranks = np.asarray(ranks)
+    return float(np.mean(ranks < k)) if ranks.size else 0.0
+
+
+def ndcg(ranks: np.ndarray, k: int) -> float:
+    """Mean of ``1 / log2(rank + 2)`` over users, counting 0 where ``rank >= k``."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    if not ranks.size:
+        return 0.0
+    gains = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+    return float(np.mean(gains))
+
+
+def candidate_ranks(scores: np.ndarray) -> np.ndarray:
+    """Rank of column 0 among the other columns, ties against it: ``[U, C] -> [U]``."""
+    scores = np.asarray(scores)
+    return np.sum(scores[:, 1:] >= scores[:, :1], axis=1)
+
+
+def _metrics(ranks: np.ndarray, k: int, started: float) -> RankingMetrics:
+    return RankingMetrics(
+        hr=hit_ratio(ranks, k),
+        ndcg=ndcg(ranks, k),
+        users=int(len(ranks)),
+        k=k,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def sampled(
+    scorer: CatalogueScorer, users: np.ndarray, items: np.ndarray, k: int = 10, batch: int = 256
+) -> RankingMetrics:
+    """HR@k and NDCG@k of the positive (column 0 of ``items``) against the other columns.
+
+    Args:
+        scorer: scores aligned user-song pairs.
+        users: int ``[U]``.
+        items: int ``[U, C]``, column 0 the held-out positive.
+        k: cut-off.
+        batch: users scored per call.
+    """
+    started = time.perf_counter()
+    users = np.asarray(users, dtype=np.int32)
+    items = np.asarray(items, dtype=np.int32)
+    ranks = []
+    width = items.shape[1]
+    for start in range(0, len(users), batch):
+        u = users[start : start + batch]
+        i = items[start : start + batch]
+        scores = scorer.score_pairs(np.repeat(u, width), i.reshape(-1)).numpy()
+        ranks.append(candidate_ranks(scores.reshape(len(u), width)))
+    return _metrics(np.concatenate(ranks) if ranks else np.zeros(0), k, started)
+
+
+def full_catalogue(
+    scorer: CatalogueScorer,
+    users: np.ndarray,
+    positives: np.ndarray,
+    exclude: Sequence[np.ndarray],
+    k: int = 10,
+    batch: int = 64,
+) -> RankingMetrics:
+    """HR@k and NDCG@k of each held-out song against the whole catalogue.
+
+    Args:
+        scorer: scores every song for a batch of users.
+        users: int ``[U]``.
+        positives: int ``[U]``, the held-out song of each user.
+        exclude: per user, the song indices that do not compete (e.g. their training songs).
+            The held-out song itself is never excluded.
+        k: cut-off.
+        batch: users scored per call.
+    """
+    started = time.perf_counter()
+    users = np.asarray(users, dtype=np.int32)
+    positives = np.asarray(positives, dtype=np.int64)
+    ranks = np.zeros(len(users), dtype=np.int64)
+    for start in range(0, len(users), batch):
+        stop = min(start + batch, len(users))
+        scores = scorer.score_all(tf.constant(users[start:stop])).numpy()
+        rows = np.arange(stop - start)
+        target = scores[rows, positives[start:stop]]
+        competing = scores >= target[:, None]
+        for row, user_index in enumerate(range(start, stop)):
+            competing[row, np.asarray(exclude[user_index], dtype=np.int64)] = False
+        competing[rows, positives[start:stop]] = False
+        ranks[start:stop] = competing.sum(axis=1)
+    return _metrics(ranks, k, started)
+
+
+def full_catalogue_tfrs(
+    queries: tf.Tensor,
+    candidates: tf.Tensor,
+    users: np.ndarray,
+    positives: np.ndarray,
+    exclude: Sequence[np.ndarray],
+    k: int = 10,
+    batch: int = 256,
+) -> RankingMetrics:
+    """Full-catalogue HR@k and NDCG@k of a dot-product model through TFRS ``BruteForce``.
+
+    Args:
+        queries: ``[num_users, d]`` query table; the score of song ``i`` for user ``u`` is
+            ``queries[u] . candidates[i]``.
+        candidates: ``[num_songs, d]``.
+        users, positives, exclude, k, batch: as in :func:`full_catalogue`.
+    """
+    import tensorflow_recommenders as tfrs
+
+    started = time.perf_counter()
+    index = tfrs.layers.factorized_top_k.BruteForce(k=k)
+    index.index(tf.convert_to_tensor(candidates))
+    users = np.asarray(users, dtype=np.int32)
+    positives = np.asarray(positives, dtype=np.int32)
+    ranks = np.full(len(users), k, dtype=np.int64)  # "not in the top k" unless found below
+    for start in range(0, len(users), batch):
+        stop = min(start + batch, len(users))
+        rows = [np.setdiff1d(exclude[i], positives[i]) for i in range(start, stop)]
+        width = max(1, max(len(r) for r in rows))
+        exclusions = np.full((stop - start, width), -1, dtype=np.int32)
+        for row, songs in enumerate(rows):
+            exclusions[row, : len(songs)] = songs
+        query = tf.gather(queries, users[start:stop])
+        _, top = index.query_with_exclusions(query, tf.constant(exclusions), k=k)
+        hits = top.numpy() == positives[start:stop, None]
+        found = hits.any(axis=1)
+        ranks[start:stop][found] = hits.argmax(axis=1)[found]
+    return _metrics(ranks, k, started)
+
+
+def training_exclusions(
+    train_items: Sequence[np.ndarray], users: np.ndarray, extra: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Per evaluated user, the songs that do not compete: their training songs (and ``extra``).
+
+    Args:
+        train_items: per user index, their training song indices.
+        users: the evaluated users ``[U]``.
+        extra: optional one more song per evaluated user ``[U]`` (the validation song when
+            evaluating on test).
+    """
+    out = []
+    for row, user in enumerate(np.asarray(users)):
+        songs = np.asarray(train_items[user], dtype=np.int64)
+        if extra is not None:
+            songs = np.append(songs, extra[row])
+        out.append(songs)
+    return out

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from coat_tf import evaluation as ev
+from coat_tf.config import ModelConfig
+from coat_tf.models import build_gmf_model
+from coat_tf.models.gmf import gmf_query_and_candidates
+from coat_tf.scoring import make_catalogue_scorer
+
+
+class TableScorer:
+    """Scores from a fixed [users, songs] table."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = np.asarray(table, dtype=np.float32)
+
+    def score_pairs(self, users, songs):  # noqa: ANN001, ANN201
+        return tf.constant(self.table[np.asarray(users), np.asarray(songs)])
+
+    def score_all(self, users):  # noqa: ANN001, ANN201
+        return tf.constant(self.table[np.asarray(users)])
+
+
+def test_metrics_by_hand() -> None:
+    ranks = np.array([0, 1, 9, 10, 50])
+    assert ev.hit_ratio(ranks, 10) == pytest.approx(3 / 5)
+    expected = (1 + 1 / math.log2(3) + 1 / math.log2(11)) / 5
+    assert ev.ndcg(ranks, 10) == pytest.approx(expected)
+
+
+def test_ties_count_against_the_model() -> None:
+    scores = np.array([[0.5, 0.5, 0.1, 0.9], [0.7, 0.1, 0.2, 0.3], [0.2, 0.2, 0.2, 0.2]])
+    np.testing.assert_array_equal(ev.candidate_ranks(scores), [2, 0, 3])
+    # a constant scorer never hits at k <= number of negatives
+    assert ev.hit_ratio(ev.candidate_ranks(scores[2:]), 3) == 0
+
+
+def _reference_sampled(table, users, items, k):
+    hr, gains = [], []
+    for u, row in zip(users, items, strict=True):
+        s = table[u, row]
+        rank = sum(1 for j in range(1, len(row)) if s[j] >= s[0])
+        hr.append(rank < k)
+        gains.append(1 / math.log2(rank + 2) if rank < k else 0.0)
+    return np.mean(hr), np.mean(gains)
+
+
+def test_sampled_matches_a_plain_reference() -> None:
+    rng = np.random.default_rng(3)
+    table = np.round(rng.random((40, 200)), 2)  # rounding makes ties
+    users = np.arange(40)
+    items = np.stack([rng.choice(200, 100, replace=False) for _ in users])
+    got = ev.sampled(TableScorer(table), users, items, k=10, batch=7)
+    hr, ndcg = _reference_sampled(table, users, items, 10)
+    assert (got.hr, got.ndcg, got.users) == (pytest.approx(hr), pytest.approx(ndcg), 40)
+
+
+def test_full_catalogue_matches_a_plain_reference() -> None:
+    rng = np.random.default_rng(4)
+    table = np.round(rng.random((30, 80)), 2)
+    users = np.arange(30)
+    positives = rng.integers(0, 80, 30)
+    exclude = [np.setdiff1d(rng.choice(80, 10, replace=False), [p]) for p in positives]
+    got = ev.full_catalogue(TableScorer(table), users, positives, exclude, k=5, batch=4)
+    ranks = []
+    for u, p, ex in zip(users, positives, exclude, strict=True):
+        others = [j for j in range(80) if j != p and j not in set(ex)]
+        ranks.append(sum(table[u, j] >= table[u, p] for j in others))
+    assert got.hr == pytest.approx(ev.hit_ratio(np.array(ranks), 5))
+    assert got.ndcg == pytest.approx(ev.ndcg(np.array(ranks), 5))
+
+
+def test_excluded_songs_do_not_compete() -> None:
+    table = np.array([[0.1, 0.9, 0.8, 0.5]])
+    assert ev.full_catalogue(TableScorer(table), [0], [3], [np.array([])], k=1).hr == 0
+    assert ev.full_catalogue(TableScorer(table), [0], [3], [np.array([1, 2])], k=1).hr == 1
+
+
+def test_tfrs_brute_force_agrees_with_the_generic_path_on_gmf() -> None:
+    config = ModelConfig(num_users=50, num_songs=300, num_chords=2, embedding_size=16)
+    model = build_gmf_model(config)
+    rng = np.random.default_rng(5)
+    users = np.arange(50)
+    positives = rng.integers(0, 300, 50)
+    exclude = [np.setdiff1d(rng.choice(300, 20, replace=False), [p]) for p in positives]
+    generic = ev.full_catalogue(
+        make_catalogue_scorer(model, np.zeros((300, 100), "int32")), users, positives, exclude, k=50
+    )
+    queries, candidates = gmf_query_and_candidates(model)
+    tfrs = ev.full_catalogue_tfrs(queries, candidates, users, positives, exclude, k=50, batch=16)
+    assert generic.hr > 0
+    assert tfrs.hr == pytest.approx(generic.hr)
+    assert tfrs.ndcg == pytest.approx(generic.ndcg, abs=1e-9)
+
+
+def test_training_exclusions_add_the_validation_song() -> None:
+    train = [np.array([1, 2]), np.array([5])]
+    out = ev.training_exclusions(train, np.array([1, 0]), extra=np.array([7, 8]))
+    np.testing.assert_array_equal(out[0], [5, 7])
+    np.testing.assert_array_equal(out[1], [1, 2, 8])
