@@ -67,3 +67,11 @@ def test_repeat_calls_stable_and_dropout_only_in_training() -> None:
     assert_repeat_calls_stable(layer, DATA)
     trained = [layer(DATA, training=True).numpy() for _ in range(5)]
     assert any(not np.allclose(trained[0], t) for t in trained[1:])
+
+
+def test_weight_names_are_unique() -> None:
+    layer = TowerMLP(8, 3, name="tower")
+    layer(DATA)
+    names = [w.name for w in layer.weights]
+    assert len(set(names)) == len(names) == 8
+    assert "tower/hidden_0/kernel:0" in names

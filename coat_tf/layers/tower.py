@@ -76,11 +76,15 @@ class TowerMLP(tf.keras.layers.Layer):
 
     def build(self, input_shape) -> None:  # noqa: ANN001 - Keras passes shapes
         shape = tf.TensorShape(input_shape)
+        # Each sub-layer is built under its own name scope so that its weights get distinct
+        # names ("tower/hidden_0/kernel", ...), which weight files key on.
         for layer in self.hidden_layers:
-            layer.build(shape)
+            with tf.name_scope(layer.name):
+                layer.build(shape)
             shape = layer.compute_output_shape(shape)
         if self.output_layer is not None:
-            self.output_layer.build(shape)
+            with tf.name_scope(self.output_layer.name):
+                self.output_layer.build(shape)
         super().build(input_shape)
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:

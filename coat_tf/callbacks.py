@@ -1,0 +1,75 @@
+"""Training callbacks: validation ranking metrics each epoch, and the best weights kept on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from coat_tf import evaluation
+from coat_tf.fileio import atomic_write_text
+from coat_tf.scoring import make_catalogue_scorer
+
+
+class ValidationRanking(tf.keras.callbacks.Callback):
+    """Adds ``val_hr`` and ``val_ndcg`` (sampled, at ``k``) to the logs at every epoch end.
+
+    The callbacks after it (early stopping, the best checkpoint, TensorBoard) see them.
+
+    Args:
+        users: validation users ``[U]``.
+        items: their candidates ``[U, C]``, column 0 the held-out positive.
+        chords: the chord table ``[num_songs, L]``.
+        k: cut-off.
+    """
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, chords: np.ndarray, k: int) -> None:
+        super().__init__()
+        self.users, self.items, self.chords, self.k = users, items, chords, k
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        scorer = make_catalogue_scorer(self.model, self.chords)
+        result = evaluation.sampled(scorer, self.users, self.items, k=self.k)
+        if logs is not None:
+            logs["val_hr"] = result.hr
+            logs["val_ndcg"] = result.ndcg
+
+
+class BestWeights(tf.keras.callbacks.Callback):
+    """Saves the weights whenever ``val_ndcg`` improves; survives a restart.
+
+    Writes ``best.weights.h5`` and ``best.json`` (epoch and validation figures) in ``folder``,
+    each atomically. On a resumed run it reads ``best.json`` back so that only a real
+    improvement replaces the saved weights.
+    """
+
+    def __init__(self, folder: str | Path, monitor: str = "val_ndcg") -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.monitor = monitor
+        self.best = self.read(self.folder)
+
+    @staticmethod
+    def read(folder: Path) -> dict:
+        path = Path(folder) / "best.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / "best.weights.h5"
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or math.isnan(value):
+            return
+        if self.best and value <= self.best[self.monitor]:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / ".best.tmp.weights.h5"  # the suffix selects the file format
+        self.model.save_weights(tmp)
+        tmp.replace(self.weights_path)
+        self.best = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")

@@ -1,0 +1,200 @@
+"""The main job: ``python -m coat_tf.train``.
+
+With no arguments it prepares (or reuses) the simulated demo data set, trains COAT, evaluates
+it on the test split (sampled and full-catalogue HR/NDCG), writes TensorBoard logs, exports a
+SavedModel under ``saved_models/`` and prints a summary. ``--help`` lists the options.
+
+A run folder holds ``config.json`` (the resolved :class:`~coat_tf.config.RunConfig`),
+``metrics.json``, ``best.weights.h5`` and ``best.json`` (the epoch with the best validation
+NDCG), ``backup/`` (the state ``--resume`` continues from) and ``tensorboard/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
+from coat_tf import config as cfg
+from coat_tf.config import RunConfig
+from coat_tf.fileio import atomic_write_text
+from coat_tf.models import MODELS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m coat_tf.train",
+        description="Train, evaluate and export COAT or a baseline. With no arguments: COAT on "
+        "the simulated demo data set.",
+    )
+    parser.add_argument("--data", help="prepared data set folder (default: the demo data set)")
+    parser.add_argument("--model", choices=sorted(MODELS), help="model to train (default coat)")
+    parser.add_argument("--config", help="JSON RunConfig file; command-line options override it")
+    parser.add_argument("--embedding-size", type=int, help="d, the embedding size")
+    parser.add_argument("--batch-size", type=int, help="examples per batch")
+    parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
+    parser.add_argument("--epochs", type=int, help="maximum epochs")
+    parser.add_argument("--negatives", type=int, help="sampled negatives per positive")
+    parser.add_argument("--patience", type=int, help="epochs without a better val NDCG to stop")
+    parser.add_argument("--top-k", type=int, help="K of HR@K and NDCG@K")
+    parser.add_argument("--seed", type=int, help="seeds weights, negatives and shuffling")
+    parser.add_argument("--run-dir", help="run folder (default runs/<model>-<time>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    parser.add_argument("--export-dir", default="saved_models", help="SavedModel root folder")
+    parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    parser.add_argument(
+        "--no-full-catalogue", action="store_true", help="skip full-catalogue evaluation"
+    )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=0,
+        help="replicas for MirroredStrategy (0: every GPU if any, else the default strategy)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> RunConfig:
+    """Defaults, then ``--config``, then the command-line options, in that order."""
+    run = cfg.load(RunConfig, args.config) if args.config else RunConfig()
+    train_overrides = {
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "epochs": args.epochs,
+        "negatives": args.negatives,
+        "seed": args.seed,
+        "early_stopping_patience": args.patience,
+        "top_k": args.top_k,
+    }
+    train = dataclasses.replace(
+        run.train, **{k: v for k, v in train_overrides.items() if v is not None}
+    )
+    model = run.model
+    if args.embedding_size is not None:
+        model = dataclasses.replace(model, embedding_size=args.embedding_size)
+    return RunConfig(
+        model=model,
+        train=train,
+        model_name=args.model or run.model_name,
+        data_dir=args.data or run.data_dir,
+    )
+
+
+def demo_data_dir(progress: bool = True) -> Path:
+    """The prepared demo data set, built on first use and cached by its settings."""
+    from coat_tf.data.prepare import PrepareConfig, default_cache_dir, prepare
+    from coat_tf.demo import DemoConfig
+
+    prepare_config = PrepareConfig.for_source("demo")
+    key = json.dumps(
+        [dataclasses.asdict(prepare_config), dataclasses.asdict(DemoConfig())], sort_keys=True
+    )
+    folder = (
+        default_cache_dir() / "prepared" / f"demo-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    )
+    if not (folder / "manifest.json").is_file():
+        prepare("demo", None, folder, prepare_config, progress=progress, overwrite=True)
+    return folder
+
+
+def make_strategy(devices: int):  # noqa: ANN201 - a tf.distribute.Strategy
+    """MirroredStrategy over ``devices`` replicas (GPUs, else logical CPUs), or the default."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if devices == 0:
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    pool = gpus or tf.config.list_logical_devices("CPU")
+    if len(pool) < devices:
+        raise ValueError(f"--devices {devices}: only {len(pool)} devices are visible")
+    return tf.distribute.MirroredStrategy([d.name for d in pool[:devices]])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.resume and not args.run_dir:
+        print("error: --resume needs --run-dir (the run to continue)", file=sys.stderr)
+        return 2
+    try:
+        run = resolve_config(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    run_dir = Path(args.run_dir or f"runs/{run.model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if run_dir.exists() and not args.resume and (run_dir / "config.json").exists():
+        print(
+            f"error: {run_dir} holds a run already; pass --resume or another --run-dir",
+            file=sys.stderr,
+        )
+        return 2
+
+    from coat_tf.data import DataError, PreparedDataset
+    from coat_tf.runner import train_and_evaluate
+
+    try:
+        data_dir = Path(run.data_dir) if run.data_dir else demo_data_dir(not args.quiet)
+        data = PreparedDataset.load(data_dir)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    run = dataclasses.replace(
+        run,
+        data_dir=str(data_dir),
+        model=dataclasses.replace(
+            run.model,
+            num_users=data.num_users,
+            num_songs=data.num_songs,
+            num_chords=data.num_chords,
+            sequence_length=data.sequence_length,
+        ),
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save(run, run_dir / "config.json")
+    metrics = train_and_evaluate(
+        run,
+        data,
+        run_dir,
+        strategy=make_strategy(args.devices),
+        full_catalogue=not args.no_full_catalogue,
+        export_dir=None if args.no_export else Path(args.export_dir),
+        verbose=not args.quiet,
+    )
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    print(summary(run, metrics, run_dir, data))
+    return 0
+
+
+def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa: ANN001
+    test = metrics["test"]
+    source = data.manifest.get("source", "?")
+    lines = [
+        f"model {run.model_name} (d={run.model.embedding_size}) on {data.path}"
+        + (" [simulated demo data]" if source == "demo" else ""),
+        f"  epochs {metrics['epochs']} (best {metrics['best_epoch']}), "
+        f"{metrics['train_seconds']:.1f} s, {metrics['examples_per_second']:.0f} examples/s",
+        f"  best validation  HR@{run.train.top_k} {metrics['validation']['hr']:.4f}  "
+        f"NDCG@{run.train.top_k} {metrics['validation']['ndcg']:.4f}",
+        f"  test (99 negatives)    HR {test['sampled']['hr']:.4f}  "
+        f"NDCG {test['sampled']['ndcg']:.4f}",
+    ]
+    if "full_catalogue" in test:
+        full = test["full_catalogue"]
+        lines.append(
+            f"  test (full catalogue)  HR {full['hr']:.4f}  NDCG {full['ndcg']:.4f}  "
+            f"({full['users_per_second']:.0f} users/s)"
+        )
+    lines.append(f"  run folder {run_dir}  (tensorboard --logdir {run_dir / 'tensorboard'})")
+    if metrics.get("export"):
+        lines.append(f"  SavedModel {metrics['export']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
