@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +43,11 @@ class ValidationRanking(tf.keras.callbacks.Callback):
 class BestWeights(tf.keras.callbacks.Callback):
     """Saves the weights whenever ``val_ndcg`` improves; survives a restart.
 
-    Writes ``best.weights.h5`` and ``best.json`` (epoch and validation figures) in ``folder``,
-    each atomically. On a resumed run it reads ``best.json`` back so that only a real
-    improvement replaces the saved weights.
+    Writes ``best/`` (a TensorFlow weights checkpoint, readable under any distribution
+    strategy) and ``best.json`` (epoch and validation figures) in ``folder``. The checkpoint is
+    written into a temporary folder that then replaces ``best/``, so a kill never leaves a
+    half-written one. On a resumed run ``best.json`` is read back, so only a real improvement
+    replaces the saved weights.
     """
 
     def __init__(self, folder: str | Path, monitor: str = "val_ndcg") -> None:
@@ -58,8 +62,12 @@ class BestWeights(tf.keras.callbacks.Callback):
         return json.loads(path.read_text()) if path.is_file() else {}
 
     @property
-    def weights_path(self) -> Path:
-        return self.folder / "best.weights.h5"
+    def weights_prefix(self) -> Path:
+        """The checkpoint prefix to pass to ``model.load_weights``."""
+        return self.folder / "best" / "weights"
+
+    def exists(self) -> bool:
+        return (self.folder / "best" / "weights.index").is_file()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
@@ -67,9 +75,15 @@ class BestWeights(tf.keras.callbacks.Callback):
             return
         if self.best and value <= self.best[self.monitor]:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / ".best.tmp.weights.h5"  # the suffix selects the file format
-        self.model.save_weights(tmp)
-        tmp.replace(self.weights_path)
+        tmp = self.folder / ".best.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.model.save_weights(str(tmp / "weights"))
+        final = self.folder / "best"
+        old = self.folder / ".best.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
         self.best = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")

@@ -99,8 +99,8 @@ def train_and_evaluate(
     epochs_run = len(history.history.get("loss", []))
     examples = epochs_run * len(data.train) * (1 + train.negatives)
 
-    if best.weights_path.is_file():
-        model.load_weights(best.weights_path)
+    if best.exists():
+        model.load_weights(str(best.weights_prefix)).expect_partial()
     scorer = make_catalogue_scorer(model, data.chords)
     k = train.top_k
     test = {"sampled": evaluation.sampled(scorer, data.test.users, data.test.items, k=k).to_dict()}

@@ -5,8 +5,8 @@ it on the test split (sampled and full-catalogue HR/NDCG), writes TensorBoard lo
 SavedModel under ``saved_models/`` and prints a summary. ``--help`` lists the options.
 
 A run folder holds ``config.json`` (the resolved :class:`~coat_tf.config.RunConfig`),
-``metrics.json``, ``best.weights.h5`` and ``best.json`` (the epoch with the best validation
-NDCG), ``backup/`` (the state ``--resume`` continues from) and ``tensorboard/``.
+``metrics.json``, ``best/`` (weights checkpoint) and ``best.json`` (the epoch with the best
+validation NDCG), ``backup/`` (the state ``--resume`` continues from) and ``tensorboard/``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,162 @@
+"""The main job end to end on a tiny data set."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coat_tf import config as cfg
+from coat_tf.config import RunConfig
+from coat_tf.train import main
+from tests.tiny_data import prepare_tiny
+
+FAST = ["--epochs", "2", "--batch-size", "256", "--embedding-size", "8", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return prepare_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+def test_cli_writes_everything_it_promises(tiny: Path, tmp_path: Path, capsys) -> None:
+    run_dir = tmp_path / "run"
+    code = main(
+        [
+            "--data",
+            str(tiny),
+            "--run-dir",
+            str(run_dir),
+            "--export-dir",
+            str(tmp_path / "saved"),
+            *FAST,
+        ]
+    )
+    assert code == 0
+    for name in ("config.json", "metrics.json", "best/weights.index", "best.json"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 2
+    for split in ("sampled", "full_catalogue"):
+        assert 0 <= metrics["test"][split]["hr"] <= 1
+        assert 0 <= metrics["test"][split]["ndcg"] <= metrics["test"][split]["hr"]
+        assert metrics["test"][split]["users"] == 80
+    assert metrics["validation"]["ndcg"] >= 0
+    assert metrics["examples_per_second"] > 0
+    assert (tmp_path / "saved" / "coat" / "1").is_dir()
+    run = cfg.load(RunConfig, run_dir / "config.json")
+    assert run.model.num_users == 80 and run.model.embedding_size == 8
+    assert "test (full catalogue)" in capsys.readouterr().out
+
+
+def test_config_file_then_options(tiny: Path, tmp_path: Path) -> None:
+    run = RunConfig(model_name="gmf")
+    run.train.learning_rate = 0.005
+    run.train.epochs = 1
+    cfg.save(run, tmp_path / "in.json")
+    code = main(
+        [
+            "--config",
+            str(tmp_path / "in.json"),
+            "--data",
+            str(tiny),
+            "--model",
+            "coat-uniform",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--no-export",
+            "--no-full-catalogue",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    saved = cfg.load(RunConfig, tmp_path / "run" / "config.json")
+    assert saved.model_name == "coat-uniform"
+    assert saved.train.learning_rate == 0.005 and saved.train.epochs == 1
+    assert (
+        "full_catalogue" not in json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    )
+
+
+@pytest.mark.parametrize("argv", [["--embedding-size", "0"], ["--resume"]])
+def test_bad_options_are_clear(argv: list[str], tmp_path: Path, capsys) -> None:
+    assert main([*argv, "--data", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_missing_data_is_clear(tmp_path: Path, capsys) -> None:
+    assert main(["--data", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")]) == 1
+    assert "not a prepared data set" in capsys.readouterr().err
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_resume_continues_a_killed_run(tiny: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    argv = [
+        "--data",
+        str(tiny),
+        "--run-dir",
+        str(run_dir),
+        "--no-export",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "64",
+        "--embedding-size",
+        "8",
+        "--quiet",
+        "--patience",
+        "10",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    first = subprocess.Popen(
+        _python(f"from coat_tf.train import main; main({argv!r})"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 240
+    while not list((run_dir / "backup").rglob("checkpoint")):
+        assert first.poll() is None, first.stderr.read()
+        assert time.time() < deadline, "no backup written"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (run_dir / "metrics.json").exists()
+    assert main([*argv, "--resume"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 1 <= metrics["epochs"] < 4  # only the epochs left were run
+
+
+def test_two_replicas_with_mirrored_strategy(tiny: Path, tmp_path: Path) -> None:
+    argv = ["--data", str(tiny), "--run-dir", str(tmp_path / "run"), "--no-export"]
+    code = (
+        "import coat_tf, tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "two = [tf.config.LogicalDeviceConfiguration()] * 2\n"
+        "tf.config.set_logical_device_configuration(cpu, two)\n"
+        "from coat_tf.train import main\n"
+        f"raise SystemExit(main({[*argv, '--devices', '2', *FAST]!r}))\n"
+    )
+    result = subprocess.run(
+        _python(code),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["replicas"] == 2
+    assert metrics["epochs"] == 2

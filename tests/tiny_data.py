@@ -1,0 +1,34 @@
+"""A tiny prepared data set for training tests: 80 listeners, 300 songs, random chords."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_events(path: Path, users: int = 80, songs: int = 300, per_user: int = 25) -> Path:
+    """A generic events file where a third of the catalogue is three times as popular."""
+    rng = np.random.default_rng(0)
+    weights = np.r_[np.full(songs // 5, 3.0), np.ones(songs - songs // 5)]
+    lines = ["user_id\ttrack_id\ttimestamp"]
+    for user in range(users):
+        picks = rng.choice(songs, per_user, replace=False, p=weights / weights.sum())
+        lines += [
+            f"u{user}\ts{song}\t{1_400_000_000 + user * 1000 + j}" for j, song in enumerate(picks)
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def prepare_tiny(folder: Path) -> Path:
+    """Prepare the tiny events into ``folder/prepared`` and give its songs random chords."""
+    from coat_tf.data import PrepareConfig, prepare
+
+    events = write_events(folder / "events.tsv")
+    out = folder / "prepared"
+    config = PrepareConfig.for_source("events", since=None, min_user_interactions=5, num_shards=2)
+    prepare("events", events, out, config, progress=False)
+    chords = np.random.default_rng(1).integers(1, 25, (300, 100)).astype(np.int32)
+    np.save(out / "chords.npy", chords[: len(np.load(out / "chords.npy"))])
+    return out
