@@ -1,0 +1,261 @@
+"""Query an exported model: the top songs for a user, and the chords the attention weighed most.
+
+Command line::
+
+    python -m coat_tf.recommend --model DIR --user USER [--k 10] [--explain] [--top-chords 3]
+                                [--json]
+
+``DIR`` is a version folder (``saved_models/coat/1``) or a model folder (``saved_models/coat``,
+whose highest version is used). ``USER`` is the **original** user id, looked up in
+``assets.extra/users.tsv``; song indices are mapped back through ``songs.tsv``. Songs the user
+trained on are never recommended (the export's ``recommend`` signature masks them).
+
+``--explain`` scores each recommended song again through ``score_chords`` and shows, per song,
+the chord labels with the most attention mass: for chord label ``c``,
+``mass(c) = sum_{i : c_i = c} beta_i`` over the song's positions ``i``, so the masses of a song
+sum to 1. For the ablation without attention (``attention_mode = "uniform"``) every position
+weighs ``1 / L`` and the masses are the chords' frequencies.
+
+Exit status: 0 on success, 2 for an unknown user or an unusable model folder (with a message,
+not a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coat_tf.export import (
+    EXPORT_INFO,
+    EXTRA_DIR,
+    RECOMMEND,
+    SCORE_CHORDS,
+    SONGS_FILE,
+    USERS_FILE,
+    VOCABULARY_FILE,
+)
+
+
+class ExportError(ValueError):
+    """A model folder that cannot be used, or a query it cannot answer."""
+
+
+class UnknownUserError(KeyError):
+    """A user id that is not in the export's ``users.tsv``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Recommendation:
+    """One recommended song; ``chords`` holds ``(label, attention mass)``, largest first."""
+
+    rank: int
+    song: str
+    index: int
+    score: float
+    name: str = ""
+    has_chords: bool | None = None
+    chords: list[tuple[str, float]] = field(default_factory=list)
+
+
+def resolve_export_dir(path: str | os.PathLike) -> Path:
+    """The SavedModel folder for ``path``: itself, or its highest integer version folder."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        raise ExportError(f"{path}: no such folder (expected an exported model)")
+    versions = [p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    if not versions:
+        raise ExportError(
+            f"{path}: neither a SavedModel (no saved_model.pb) nor a folder of numbered versions"
+        )
+    return max(versions, key=lambda p: int(p.name))
+
+
+def top_chords(
+    chord_ids: np.ndarray, weights: np.ndarray, labels: list[str], n: int
+) -> list[tuple[str, float]]:
+    """The ``n`` chord labels with the largest summed attention over the positions holding them.
+
+    Args:
+        chord_ids: int ``[L]``, a song's chord ids.
+        weights: float ``[L]``, the attention weights of those positions.
+        labels: chord id -> label.
+        n: how many to return (fewer if the song has fewer distinct chords).
+    """
+    mass = np.bincount(np.asarray(chord_ids), np.asarray(weights, np.float64), len(labels))
+    order = np.argsort(-mass, kind="stable")
+    return [(labels[i], float(mass[i])) for i in order[:n] if mass[i] > 0]
+
+
+class ExportedModel:
+    """An export loaded with ``tf.saved_model.load`` and the vocabularies beside it."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import tensorflow as tf
+
+        from coat_tf.chords.vocabulary import ChordVocabulary
+
+        self.path = resolve_export_dir(path)
+        extra = self.path / EXTRA_DIR
+        for name in (EXPORT_INFO, USERS_FILE, SONGS_FILE):
+            if not (extra / name).is_file():
+                raise ExportError(f"{extra / name}: missing (not an export of coat_tf.export)")
+        self.info = json.loads((extra / EXPORT_INFO).read_text(encoding="utf-8"))
+        users = pd.read_csv(extra / USERS_FILE, sep="\t", dtype={"id": str}, keep_default_na=False)
+        self.songs = pd.read_csv(
+            extra / SONGS_FILE, sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
+        )
+        self.user_ids: list[str] = users["id"].tolist()
+        self._user_index = {u: i for i, u in enumerate(self.user_ids)}
+        self.song_ids: list[str] = self.songs["id"].tolist()
+        vocabulary = extra / VOCABULARY_FILE
+        self.labels = ChordVocabulary.load(vocabulary).labels if vocabulary.is_file() else []
+        self.module = tf.saved_model.load(str(self.path))
+
+    @property
+    def explainable(self) -> bool:
+        return SCORE_CHORDS in self.module.signatures
+
+    def user_index(self, user: str) -> int:
+        """The index of original user id ``user``; :class:`UnknownUserError` if absent."""
+        if user in self._user_index:
+            return self._user_index[user]
+        examples = ", ".join(self.user_ids[:5])
+        raise UnknownUserError(
+            f"unknown user {user!r}: not among the {len(self.user_ids)} users of "
+            f"{self.path / EXTRA_DIR / USERS_FILE}; valid ids are its 'id' column "
+            f"(for example: {examples})"
+        )
+
+    def recommend(self, user: str, k: int = 10, explain: int = 0) -> list[Recommendation]:
+        """The top ``k`` songs for original user id ``user``, with the ``explain`` chords of
+        most attention mass for each (0: none)."""
+        import tensorflow as tf
+
+        if k < 1:
+            raise ExportError(f"k must be >= 1, got {k}")
+        index = self.user_index(user)
+        out = self.module.signatures[RECOMMEND](
+            user_id=tf.constant([index], tf.int32), k=tf.constant(k, tf.int32)
+        )
+        song_ids = out["song_ids"].numpy()[0]
+        scores = out["scores"].numpy()[0]
+        keep = song_ids >= 0
+        song_ids, scores = song_ids[keep], scores[keep]
+        names = self.songs["name"].tolist() if "name" in self.songs else None
+        flags = self.songs["has_chords"].tolist() if "has_chords" in self.songs else None
+        result = [
+            Recommendation(
+                rank=rank,
+                song=self.song_ids[s],
+                index=int(s),
+                score=float(score),
+                name=names[s] if names else "",
+                has_chords=bool(flags[s]) if flags else None,
+            )
+            for rank, (s, score) in enumerate(zip(song_ids, scores, strict=True), start=1)
+        ]
+        if explain and len(result):
+            self._explain(index, result, explain)
+        return result
+
+    def _explain(self, user: int, result: list[Recommendation], n: int) -> None:
+        import tensorflow as tf
+
+        if not self.explainable:
+            raise ExportError(
+                f"{self.path}: model {self.info.get('model')!r} has no chord input "
+                f"(no {SCORE_CHORDS!r} signature), so there is nothing to explain"
+            )
+        songs = tf.constant([r.index for r in result], tf.int32)
+        chord_ids = self.module.song_chords(songs)
+        out = self.module.signatures[SCORE_CHORDS](
+            user_id=tf.fill([len(result)], tf.constant(user, tf.int32)), chord_ids=chord_ids
+        )
+        weights = out["attention"].numpy()
+        for row, rec in enumerate(result):
+            rec.chords = top_chords(chord_ids.numpy()[row], weights[row], self.labels, n)
+
+
+def format_table(user: str, model: ExportedModel, result: list[Recommendation], k: int) -> str:
+    """The recommendations as aligned text lines."""
+    exclude = model.info.get("exclude", "train")
+    what = "training songs" if exclude == "train" else "training, validation and test songs"
+    lines = [f"top {k} songs for user {user} from {model.path} ({what} excluded)"]
+    if len(result) < k:
+        lines.append(f"only {len(result)} songs are left after the exclusions")
+    width = max([len("song"), *(len(r.song) for r in result)])
+    lines.append(f"{'rank':>4}  {'song':<{width}}  {'score':>8}  name")
+    for r in result:
+        lines.append(f"{r.rank:>4}  {r.song:<{width}}  {r.score:8.6f}  {r.name}".rstrip())
+        if r.chords:
+            chords = ", ".join(f"{label} {mass:.2f}" for label, mass in r.chords)
+            note = "  (no chords extracted)" if r.has_chords is False else ""
+            lines.append(f"{'':>4}  chords: {chords}{note}")
+    if any(r.chords for r in result):
+        mode = model.info.get("model_config", {}).get("attention_mode")
+        if mode == "uniform":
+            lines.append("(uniform attention: chord masses are the chords' frequencies)")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m coat_tf.recommend",
+        description="Top-k songs for a user from an exported model (coat_tf.export).",
+    )
+    parser.add_argument("--model", required=True, help="version folder or model folder")
+    parser.add_argument("--user", required=True, help="original user id (users.tsv 'id')")
+    parser.add_argument("--k", type=int, default=10, help="songs to recommend (default 10)")
+    parser.add_argument(
+        "--explain", action="store_true", help="show the chords the attention weighed most"
+    )
+    parser.add_argument(
+        "--top-chords", type=int, default=3, help="chords shown per song with --explain"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.k < 1 or args.top_chords < 1:
+        print("error: --k and --top-chords must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        model = ExportedModel(args.model)
+        result = model.recommend(args.user, args.k, args.top_chords if args.explain else 0)
+    except (ExportError, UnknownUserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        payload = {
+            "model": str(model.path),
+            "user": args.user,
+            "user_index": model.user_index(args.user),
+            "k": args.k,
+            "recommendations": [
+                {**asdict(r), "chords": [{"label": c, "mass": m} for c, m in r.chords]}
+                for r in result
+            ],
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        print(format_table(args.user, model, result, args.k))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""``python -m coat_tf.recommend``: top-k songs and their chords from an exported model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coat_tf.export import export_model
+from coat_tf.models import attention_model
+from coat_tf.recommend import ExportError, main, resolve_export_dir, top_chords
+from tests.test_export import all_scores, tiny_data, trained_model
+
+
+def test_top_chords_sums_the_attention_of_each_label() -> None:
+    labels = ["N", "C:maj", "A:min", "G:maj"]
+    chord_ids = np.array([1, 2, 1, 0, 2, 1])
+    weights = np.array([0.1, 0.05, 0.25, 0.3, 0.2, 0.1])
+    found = top_chords(chord_ids, weights, labels, 3)
+    assert [label for label, _ in found] == ["C:maj", "N", "A:min"]
+    np.testing.assert_allclose([mass for _, mass in found], [0.45, 0.3, 0.25])
+    # G:maj never occurs: it is not listed even when more chords are asked for.
+    assert [label for label, _ in top_chords(chord_ids, weights, labels, 5)] == [
+        "C:maj",
+        "N",
+        "A:min",
+    ]
+
+
+def test_model_folder_resolves_to_its_highest_version(tmp_path: Path) -> None:
+    for version in ("1", "3", "12"):
+        (tmp_path / "coat" / version).mkdir(parents=True)
+    for version in ("1", "3"):
+        (tmp_path / "coat" / version / "saved_model.pb").write_bytes(b"")
+    assert resolve_export_dir(tmp_path / "coat") == tmp_path / "coat" / "3"
+    assert resolve_export_dir(tmp_path / "coat" / "1") == tmp_path / "coat" / "1"
+    with pytest.raises(ExportError, match="numbered versions"):
+        resolve_export_dir(tmp_path)
+    with pytest.raises(ExportError, match="no such folder"):
+        resolve_export_dir(tmp_path / "absent")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("recommend")
+    data = tiny_data(folder)
+    model, run = trained_model(data, "learned")
+    path = export_model(model, data, run, out_root=folder / "saved_models")
+    return {"data": data, "model": model, "path": path, "scores": all_scores(model, data)}
+
+
+def test_cli_explains_with_the_models_attention(exported, capsys) -> None:
+    data, model = exported["data"], exported["model"]
+    user = 2
+    code = main(
+        ["--model", str(exported["path"].parent), "--user", data.user_ids[user], "--k", "4"]
+        + ["--explain", "--top-chords", "3", "--json"]
+    )
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    found = payload["recommendations"]
+    assert payload["user_index"] == user and len(found) == 4
+    seen = set(data.train_items_by_user()[user].tolist())
+    expected_order = [s for s in np.argsort(-exported["scores"][user]) if s not in seen][:4]
+    assert [r["index"] for r in found] == expected_order
+    songs = np.array([r["index"] for r in found], np.int32)
+    weights = attention_model(model)(
+        {"user_id": np.full(4, user, np.int32), "song_id": songs, "chord_ids": data.chords[songs]}
+    ).numpy()
+    for rank, (rec, song) in enumerate(zip(found, songs, strict=True), start=1):
+        assert rec["rank"] == rank and rec["song"] == data.song_ids[song]
+        np.testing.assert_allclose(rec["score"], exported["scores"][user, song], atol=1e-5)
+        expected = top_chords(data.chords[song], weights[rank - 1], data.vocabulary.labels, 3)
+        assert [c["label"] for c in rec["chords"]] == [label for label, _ in expected]
+        masses = [c["mass"] for c in rec["chords"]]
+        np.testing.assert_allclose(masses, [m for _, m in expected], atol=1e-5)
+
+
+def test_cli_table_and_a_catalogue_smaller_than_k(exported, capsys) -> None:
+    data = exported["data"]
+    user = data.user_ids[0]
+    code = main(["--model", str(exported["path"]), "--user", user, "--k", "100", "--explain"])
+    out = capsys.readouterr().out
+    assert code == 0
+    left = data.num_songs - len(data.train_items_by_user()[0])
+    assert f"only {left} songs are left" in out
+    rows = [line for line in out.splitlines() if line[:4].strip().isdigit()]
+    assert len(rows) == left
+    assert sum("chords:" in line for line in out.splitlines()) == left
+
+
+def test_cli_unknown_user_is_a_clear_error(exported, capsys) -> None:
+    code = main(["--model", str(exported["path"]), "--user", "nobody"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown user 'nobody'" in err and "users.tsv" in err
+    assert "Traceback" not in err
+
+
+def test_cli_bad_model_folder_is_a_clear_error(tmp_path, capsys) -> None:
+    assert main(["--model", str(tmp_path), "--user", "u0"]) == 2
+    assert "numbered versions" in capsys.readouterr().err
