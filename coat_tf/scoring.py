@@ -1,11 +1,11 @@
 """Scoring users against songs: chosen pairs, or the whole catalogue.
 
 Full-catalogue scoring of COAT re-uses the split form of the attention (see
-:class:`~coat_tf.layers.ChordAttention`): the chord and position terms ``(C W_c)[c_i] +
-(p W_p)_i + b`` and the chord vectors ``C[c_i]`` are computed once per song, the user term
-``W_u^T e_u`` once per user, and only the ``ReLU``, the scoring vector, the softmax, the
-weighted sum and the tower run per user-song pair. Any other model is scored pair by pair
-through its own ``__call__``.
+:class:`~coat_tf.layers.ChordAttention`): the chord and position terms ``(C W_c)[v] +
+(p W_p)_i + b`` are computed once for every (chord, position), the user term ``W_u^T e_u`` once
+per user, the attention scores once per user for every (chord, position) and then gathered for
+each song; only the softmax, the weighted sum and the tower run per user-song pair. Any other
+model is scored pair by pair through its own ``__call__``.
 """
 
 from __future__ import annotations
@@ -56,20 +56,23 @@ class CatalogueScorer(tf.Module):
 
 
 class CoatCatalogueScorer(CatalogueScorer):
-    """:class:`CatalogueScorer` whose :meth:`score_all` precomputes the per-song terms of COAT.
+    """:class:`CatalogueScorer` whose :meth:`score_all` exploits the structure of COAT.
 
-    Per user batch of size ``U`` and song chunk of size ``S``::
+    In the split form, the attention input at position ``i`` of song ``s`` is
+    ``user_term[u] + T[c_{s,i}, i]`` with ``T = chord_position_table()`` ``[V, L, A]``: it
+    depends on the song only through the chord at ``i``. So for a batch of ``U`` users::
 
-        a[u, s, i] = h^T ReLU(user_term[u] + song_term[s, i])      [U, S, L]
-        beta       = softmax over i                                 [U, S, L]
-        Att[u, s]  = sum_i beta[u, s, i] C[c_{s,i}]                 [U, S, d]
-        score      = tower([P[u] * Q[s]; Att[u, s]])                [U, S]
+        G[u, v, i] = h^T ReLU(user_term[u] + T[v, i])                  [U, V, L]
+        a[u, s, i] = G[u, c_{s,i}, i]                    (a gather)    [U, S, L]
+        beta       = softmax over i                                    [U, S, L]
+        Att[u, s]  = sum_i beta[u, s, i] C[c_{s,i}]                    [U, S, d]
+        score      = tower([P[u] * Q[s]; Att[u, s]])                   [U, S]
 
-    ``song_term`` ``[num_songs, L, A]`` and ``C[c_{s,i}]`` ``[num_songs, L, d]`` are built once
-    on the first call (and again if the weights change: call :meth:`refresh`).
+    The ReLU runs on ``U x V x L x A`` values instead of ``U x S x L x A`` (with 25 chords
+    and 10,000 songs, 400 times fewer). Songs are processed in chunks of ``song_chunk``.
     """
 
-    def __init__(self, model: tf.keras.Model, chords: np.ndarray, song_chunk: int = 256) -> None:
+    def __init__(self, model: tf.keras.Model, chords: np.ndarray, song_chunk: int = 1024) -> None:
         super().__init__(model, chords, song_chunk)
         self.gmf = model.get_layer(GMF_LAYER)
         self.attention = model.get_layer(ATTENTION_LAYER)
@@ -80,32 +83,35 @@ class CoatCatalogueScorer(CatalogueScorer):
             if "attention_user_embedding" in names
             else self.gmf.user_embeddings
         )
+        length = int(self.chords.shape[1])
+        # index of (c_{s,i}, i) in G flattened over [V, L]
+        self.table_index = self.chords * length + tf.range(length)[None, :]  # [S, L]
 
     def score_all(self, user_ids: tf.Tensor) -> tf.Tensor:
         user_ids = tf.cast(user_ids, tf.int32)
+        num_users = tf.shape(user_ids)[0]
         gmf_users = tf.gather(self.gmf.user_embeddings, user_ids)  # [U, d]
         chord_vectors = tf.gather(self.attention.chord_embeddings, self.chords)  # [S_all, L, d]
         learned = self.attention.mode == "learned"
         if learned:
             user_terms = self.attention.user_terms(tf.gather(self.user_table, user_ids))
-            song_terms = self.attention.song_terms(self.chords)  # [S_all, L, A]
+            table = self.attention.chord_position_table()  # [V, L, A]
+            hidden = tf.nn.relu(user_terms[:, None, None, :] + table[None])  # [U, V, L, A]
+            grid = tf.einsum("uvla,a->uvl", hidden, self.attention.score_vector)
+            grid = tf.reshape(grid, [num_users, -1])  # [U, V * L]
         else:
             mean_chords = tf.reduce_mean(chord_vectors, axis=1)  # [S_all, d]
         parts = []
         for start in range(0, self.num_songs, self.song_chunk):
             stop = min(start + self.song_chunk, self.num_songs)
             if learned:
-                hidden = tf.nn.relu(
-                    user_terms[:, None, None, :] + song_terms[None, start:stop]
-                )  # [U, S, L, A]
-                beta = tf.nn.softmax(
-                    tf.einsum("usla,a->usl", hidden, self.attention.score_vector), axis=-1
-                )
+                scores = tf.gather(grid, self.table_index[start:stop], axis=1)  # [U, S, L]
+                beta = tf.nn.softmax(scores, axis=-1)
                 attended = tf.einsum("usl,sld->usd", beta, chord_vectors[start:stop])
             else:
                 attended = tf.broadcast_to(
                     mean_chords[None, start:stop],
-                    [tf.shape(user_ids)[0], stop - start, mean_chords.shape[-1]],
+                    [num_users, stop - start, mean_chords.shape[-1]],
                 )
             gmf_out = gmf_users[:, None, :] * self.gmf.song_embeddings[None, start:stop]
             features = tf.concat([gmf_out, attended], axis=-1)  # [U, S, 2d]
@@ -120,5 +126,5 @@ def make_catalogue_scorer(
     """The fastest correct scorer for ``model``: COAT's precomputing one, else the generic one."""
     names = {layer.name for layer in model.layers}
     if ATTENTION_LAYER in names and GMF_LAYER in names and "tower" in names:
-        return CoatCatalogueScorer(model, chords, song_chunk or 256)
+        return CoatCatalogueScorer(model, chords, song_chunk or 1024)
     return CatalogueScorer(model, chords, song_chunk or 512)

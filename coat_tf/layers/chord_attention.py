@@ -148,6 +148,16 @@ class ChordAttention(tf.keras.layers.Layer):
         position_table = tf.matmul(self.position_embeddings, self.position_kernel) + self.bias
         return tf.gather(chord_table, chord_ids) + position_table  # [S, L, A]
 
+    def chord_position_table(self) -> tf.Tensor:
+        """``(C W_c)[v] + (p W_p)_i + b`` for every chord ``v`` and position ``i``: ``[V, L, A]``.
+
+        A song's term at position ``i`` depends only on the chord there and on ``i``, so these
+        ``V x L`` rows are all the distinct song terms there are.
+        """
+        chord_table = tf.matmul(self.chord_embeddings, self.chord_kernel)  # [V, A]
+        position_table = tf.matmul(self.position_embeddings, self.position_kernel) + self.bias
+        return chord_table[:, None, :] + position_table[None, :, :]
+
     def combine(self, user_terms: tf.Tensor, song_terms: tf.Tensor) -> tf.Tensor:
         """Scores from precomputed terms: ``[B, A], [B, L, A] -> [B, L]`` (row-aligned)."""
         hidden = tf.nn.relu(user_terms[:, None, :] + song_terms)
