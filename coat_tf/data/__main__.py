@@ -1,0 +1,131 @@
+"""``python -m coat_tf.data prepare|stats``: prepare a data set, or print a prepared one's stats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from coat_tf.data.errors import DataError
+from coat_tf.data.filtering import format_stats
+from coat_tf.data.prepare import SOURCES, PrepareConfig, prepare
+
+_PER_SOURCE = "per-source"
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
+def _optional_str(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m coat_tf.data", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("prepare", help="raw listening data -> prepared data set")
+    p.add_argument("--source", choices=SOURCES, required=True)
+    p.add_argument("--input", help="file or folder of the source (not needed for demo)")
+    p.add_argument("--out", required=True, help="folder to create")
+    p.add_argument(
+        "--since",
+        type=_optional_str,
+        default=_PER_SOURCE,
+        help="YYYY-MM-DD or none (default: 2014-01-01 for lfm1b and events, none otherwise)",
+    )
+    p.add_argument("--top-songs", type=_optional_int, help="N most played songs, or none")
+    p.add_argument("--min-user-interactions", type=_optional_int, help="M, or none")
+    p.add_argument("--eval-negatives", type=int, help="negatives per user (default 99)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--songs-without-chords", choices=("keep", "drop"))
+    p.add_argument("--chord-vocabulary", choices=("majmin", "full"))
+    p.add_argument("--shards", type=int, dest="num_shards")
+    p.add_argument("--compression", choices=("none", "gzip"))
+    p.add_argument("--on-error", choices=("raise", "skip"))
+    p.add_argument("--mfcc", action="store_true", default=None, help="also compute MFCCs")
+    p.add_argument("--workers", type=int, help="processes for audio work (default all cores)")
+    p.add_argument("--cache-dir", help="cache for chords, MFCCs and the demo")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    s = commands.add_parser("stats", help="print a prepared data set's statistics")
+    s.add_argument("dir")
+    s.add_argument("--json", action="store_true", help="print the manifest counts as JSON")
+    return parser
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "top_songs",
+            "min_user_interactions",
+            "eval_negatives",
+            "seed",
+            "songs_without_chords",
+            "chord_vocabulary",
+            "num_shards",
+            "on_error",
+            "mfcc",
+        )
+        if getattr(args, name) is not None
+    }
+    if args.since != _PER_SOURCE:
+        overrides["since"] = args.since
+    if args.compression is not None:
+        overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
+    config = PrepareConfig.for_source(args.source, **overrides)
+    data = prepare(
+        args.source,
+        args.input,
+        args.out,
+        config,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        cache_dir=args.cache_dir,
+        workers=args.workers,
+    )
+    _print_stats(data.manifest)
+    return 0
+
+
+def _print_stats(manifest: dict) -> None:
+    counts = manifest["counts"]
+    print(format_stats(counts))
+    print(
+        f"train {counts['train']:,}, validation users {counts['valid']:,}, "
+        f"test users {counts['test']:,}, songs without chords {counts['songs_without_chords']:,}, "
+        f"skipped lines {counts.get('skipped_lines', 0):,}"
+    )
+    for step, values in manifest.get("steps", {}).items():
+        shown = ", ".join(
+            f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in values.items()
+        )
+        print(f"  {step}: {shown}")
+
+
+def _stats(args: argparse.Namespace) -> int:
+    path = Path(args.dir) / "manifest.json"
+    if not path.is_file():
+        raise DataError(path, "no such file: not a prepared data set")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if args.json:
+        print(json.dumps(manifest["counts"], indent=2))
+    else:
+        _print_stats(manifest)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _prepare(args) if args.command == "prepare" else _stats(args)
+    except (DataError, FileExistsError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The prepared data set on disk, and :class:`PreparedDataset`, its loaded form.
+
+Files of a prepared folder (format version 1):
+
+- ``manifest.json``: source, settings, counts (in the paper's terms), ``num_chords``,
+  ``sequence_length`` and ``content_hash`` (SHA-256 over the data files, see :func:`content_hash`)
+- ``users.tsv`` (``index id``), ``songs.tsv`` (``index id has_chords has_audio name``),
+  ``chord_vocabulary.txt``
+- ``chords.npy`` int32 ``[num_songs, sequence_length]``; ``mfcc.npy`` float32 ``[num_songs,
+  n_mfcc, frames]`` only where MFCCs were computed (zeros for songs without audio)
+- ``train.tsv`` (``user song play_count first_timestamp last_timestamp``, indices)
+- ``valid.npz``, ``test.npz`` (:class:`~coat_tf.data.splits.Candidates`)
+- ``tfrecords/train-*-of-*.tfrecord[.gz]`` (:mod:`coat_tf.data.records`)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coat_tf.data.errors import DataError
+from coat_tf.data.splits import Candidates
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+HASHED_FILES = (
+    "users.tsv",
+    "songs.tsv",
+    "chord_vocabulary.txt",
+    "chords.npy",
+    "mfcc.npy",
+    "train.tsv",
+    "valid.npz",
+    "test.npz",
+)
+
+
+def content_hash(folder: str | os.PathLike) -> str:
+    """SHA-256 over the data files (name, size and bytes of each, in a fixed order), including
+    the TFRecord shards; the manifest itself is not included."""
+    folder = Path(folder)
+    names = [n for n in HASHED_FILES if (folder / n).is_file()]
+    names += sorted(f"tfrecords/{p.name}" for p in (folder / "tfrecords").glob("train-*"))
+    digest = hashlib.sha256()
+    for name in names:
+        path = folder / name
+        digest.update(f"{name}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class PreparedDataset:
+    """A prepared data set in memory (see the module docstring for the files)."""
+
+    path: Path
+    manifest: dict
+    num_users: int
+    num_songs: int
+    num_chords: int
+    chords: np.ndarray
+    train: pd.DataFrame
+    valid: Candidates
+    test: Candidates
+    user_ids: list[str]
+    song_ids: list[str]
+    vocabulary: object
+    songs: pd.DataFrame
+    mfcc: np.ndarray | None = None
+
+    @property
+    def sequence_length(self) -> int:
+        return int(self.chords.shape[1])
+
+    @property
+    def record_files(self) -> list[Path]:
+        return sorted((self.path / "tfrecords").glob("train-*-of-*.tfrecord*"))
+
+    @property
+    def compression(self) -> str:
+        return str(self.manifest.get("settings", {}).get("compression", "") or "")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, mmap_mfcc: bool = True) -> PreparedDataset:
+        """Read a prepared folder; a missing or inconsistent file is a DataError naming it."""
+        from coat_tf.chords.vocabulary import ChordVocabulary
+
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise DataError(manifest_path, "no such file: not a prepared data set")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise DataError(manifest_path, f"not valid JSON ({error})") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise DataError(
+                manifest_path,
+                f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}",
+            )
+        for name in ("users.tsv", "songs.tsv", "chords.npy", "train.tsv", "valid.npz", "test.npz"):
+            if not (path / name).is_file():
+                raise DataError(path / name, "no such file in the prepared data set")
+        users = pd.read_csv(path / "users.tsv", sep="\t", dtype={"id": str}, keep_default_na=False)
+        songs = pd.read_csv(
+            path / "songs.tsv", sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
+        )
+        chords = np.load(path / "chords.npy").astype(np.int32, copy=False)
+        train = pd.read_csv(path / "train.tsv", sep="\t", dtype=np.int64)
+        mfcc_path = path / "mfcc.npy"
+        mfcc = (
+            np.load(mfcc_path, mmap_mode="r" if mmap_mfcc else None)
+            if mfcc_path.is_file()
+            else None
+        )
+        vocabulary = ChordVocabulary.load(path / "chord_vocabulary.txt")
+        data = cls(
+            path=path,
+            manifest=manifest,
+            num_users=len(users),
+            num_songs=len(songs),
+            num_chords=len(vocabulary),
+            chords=chords,
+            train=train,
+            valid=Candidates.load(path / "valid.npz"),
+            test=Candidates.load(path / "test.npz"),
+            user_ids=users["id"].tolist(),
+            song_ids=songs["id"].tolist(),
+            vocabulary=vocabulary,
+            songs=songs,
+            mfcc=mfcc,
+        )
+        data._check()
+        return data
+
+    def _check(self) -> None:
+        problems = []
+        if self.chords.shape[0] != self.num_songs:
+            problems.append(f"chords.npy has {self.chords.shape[0]} rows, {self.num_songs} songs")
+        if len(self.chords) and (self.chords.min() < 0 or self.chords.max() >= self.num_chords):
+            problems.append("chords.npy holds ids outside the chord vocabulary")
+        for name, frame_max, limit in (
+            ("train.tsv user", self.train["user"].max(), self.num_users),
+            ("train.tsv song", self.train["song"].max(), self.num_songs),
+        ):
+            if len(self.train) and frame_max >= limit:
+                problems.append(f"{name} index {frame_max} out of range {limit}")
+        if self.manifest.get("num_chords") not in (None, self.num_chords):
+            problems.append("manifest num_chords differs from the vocabulary")
+        if problems:
+            raise DataError(self.path, "inconsistent prepared data set: " + "; ".join(problems))
+
+    def train_items_by_user(self) -> list[np.ndarray]:
+        """Sorted song indices of each user's training interactions (index = user)."""
+        ordered = self.train.sort_values(["user", "song"])
+        bounds = np.searchsorted(ordered["user"].to_numpy(), np.arange(self.num_users + 1))
+        songs = ordered["song"].to_numpy().astype(np.int32)
+        return [songs[bounds[u] : bounds[u + 1]] for u in range(self.num_users)]
+
+    def train_keys(self) -> np.ndarray:
+        """Sorted unique int64 ``user * num_songs + song`` of the training pairs."""
+        keys = self.train["user"].to_numpy(np.int64) * self.num_songs + self.train["song"].to_numpy(
+            np.int64
+        )
+        return np.unique(keys)

@@ -1,0 +1,368 @@
+"""``prepare``: raw listening data to a prepared data set (see :mod:`coat_tf.data.dataset`).
+
+Steps, in order, each counted in the manifest's ``steps``:
+
+1. read the source (bad lines raise or are skipped and counted, per ``on_error``);
+2. events on or after ``since``; 3. the ``top_songs`` most played songs
+   (:mod:`coat_tf.data.interactions`);
+4. chords: songs with an audio file get Chordino chords (:func:`coat_tf.chords.extract_many`,
+   cached); songs without audio or whose extraction failed are kept with the all-``N`` sequence
+   (id 0, ``has_chords = 0``) or dropped (``songs_without_chords = "drop"``);
+5. users with at least ``min_user_interactions`` interactions
+   (:mod:`coat_tf.data.filtering`);
+6. leave-one-out by time and the fixed evaluation candidates (:mod:`coat_tf.data.splits`).
+
+MovieLens-1M is pre-split and has no timestamps: the date step does not apply, its test file
+gives the test items, and one seeded random training item per user is the validation item.
+
+Indices: songs by plays (descending, ties by id), users by id (numerically where every id is
+an integer). The folder is built under a temporary name and renamed when complete, so a killed
+run leaves no half-written data set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coat_tf.data import filtering, records, splits
+from coat_tf.data.dataset import FORMAT_VERSION, MANIFEST, PreparedDataset, content_hash
+from coat_tf.data.errors import ON_ERROR, DataError, ErrorLog
+from coat_tf.data.features import chord_table, mfcc_table
+from coat_tf.data.interactions import aggregate
+from coat_tf.data.readers import (
+    EventsFileSource,
+    EventSource,
+    Lastfm1kSource,
+    Lfm1bSource,
+    demo_events,
+    read_movielens,
+)
+from coat_tf.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
+
+SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "demo")
+SONGS_WITHOUT_CHORDS = ("keep", "drop")
+CACHE_ENV = "COAT_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Every setting that shapes a prepared data set (all written to the manifest).
+
+    Attributes:
+        since, top_songs, min_user_interactions: the filtering steps
+            (:class:`~coat_tf.data.filtering.FilterConfig`); ``None`` turns a step off.
+        eval_negatives: sampled negatives per user for validation and test (paper: 99).
+        seed: seeds the candidates (and MovieLens' validation items).
+        songs_without_chords: ``"keep"`` (all-``N`` sequence, flagged) or ``"drop"``.
+        chord_vocabulary: ``"majmin"`` or ``"full"``.
+        sequence_length: chord ids per song (paper: 100).
+        num_shards, compression: TFRecord shards and ``""`` or ``"GZIP"``.
+        on_error: ``"raise"`` at the first bad line, or ``"skip"`` and count.
+        mfcc: also compute MFCC excerpts for songs with audio.
+    """
+
+    since: str | None = "2014-01-01"
+    top_songs: int | None = 10_000
+    min_user_interactions: int | None = 10
+    eval_negatives: int = 99
+    seed: int = 0
+    songs_without_chords: str = "keep"
+    chord_vocabulary: str = "majmin"
+    sequence_length: int = 100
+    num_shards: int = 4
+    compression: str = ""
+    on_error: str = "raise"
+    mfcc: bool = False
+
+    def __post_init__(self) -> None:
+        filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
+        checks = (
+            ("eval_negatives", self.eval_negatives >= 1),
+            ("sequence_length", self.sequence_length >= 1),
+            ("num_shards", self.num_shards >= 1),
+            ("songs_without_chords", self.songs_without_chords in SONGS_WITHOUT_CHORDS),
+            ("compression", self.compression in records.COMPRESSIONS),
+            ("on_error", self.on_error in ON_ERROR),
+        )
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"invalid {name}: {getattr(self, name)!r}")
+
+    @property
+    def filters(self) -> filtering.FilterConfig:
+        return filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
+
+    @classmethod
+    def for_source(cls, source: str, **overrides) -> PrepareConfig:
+        """Defaults for ``source``: the paper's, except no date step for the sources whose
+        data predate 2014 or have no timestamps (lastfm1k, movielens, demo)."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        defaults = {} if source in ("lfm1b", "events") else {"since": None}
+        return cls(**{**defaults, **overrides})
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "coat_tf"
+
+
+def _say(message: str, progress: bool) -> None:
+    if progress:
+        print(message, file=sys.stderr)
+
+
+def _natural_order(ids: pd.Series) -> list[str]:
+    unique = pd.unique(ids)
+    if all(str(u).isdigit() for u in unique):
+        return [str(u) for u in sorted(unique, key=int)]
+    return sorted(str(u) for u in unique)
+
+
+def _read(
+    source: str, input_path, config: PrepareConfig, log: ErrorLog, progress: bool, demo: dict
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict, dict, dict]:
+    """Interactions after the event steps, the MovieLens test pairs (or None), audio paths,
+    names and the step counts."""
+    if source == "movielens":
+        train, test = read_movielens(input_path, log)
+        both = pd.concat([train, test], ignore_index=True).rename(columns={"item": "song"})
+        n = len(both)
+        interactions = both.assign(
+            play_count=np.ones(n, np.int64),
+            first_timestamp=np.zeros(n, np.int64),
+            last_timestamp=np.zeros(n, np.int64),
+        ).drop_duplicates(["user", "song"])
+        read = {"events": n, **filtering.interaction_stats(interactions)}
+        counts = interactions.groupby("song")["play_count"].sum()
+        ids = counts.index.astype(str).tolist()
+        top = set(counts.index[_top(counts.to_numpy(), ids, config.top_songs)])
+        interactions = interactions[interactions["song"].isin(top)].reset_index(drop=True)
+        steps = {"read": read, "top_songs": filtering.interaction_stats(interactions)}
+        return interactions, test.rename(columns={"item": "song"}), {}, {}, steps
+    kwargs = {"progress": progress}
+    event_source: EventSource
+    if source == "lfm1b":
+        event_source = Lfm1bSource(input_path, **kwargs)
+    elif source == "lastfm1k":
+        event_source = Lastfm1kSource(input_path, **kwargs)
+    elif source == "events":
+        event_source = EventsFileSource(input_path, **kwargs)
+    elif source == "demo":
+        event_source = EventsFileSource(demo_events(**demo), **kwargs)
+    else:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    result = aggregate(event_source, log, config.filters.since_unix, config.top_songs)
+    s = result.stats
+    steps = {
+        "read": {"lines": s.lines, "events": s.events, "dropped_events": s.dropped_events},
+        "since": {"events": s.events_since, "songs": s.tracks_since},
+        "top_songs": {**filtering.interaction_stats(result.interactions)},
+    }
+    return result.interactions, None, result.audio_paths, result.track_names, steps
+
+
+def _top(counts: np.ndarray, ids: list[str], n: int | None) -> np.ndarray:
+    """Indices of the ``n`` most played; ties by id (numerically where all ids are digits)."""
+    from coat_tf.data.interactions import select_top
+
+    keys = [str(i) for i in ids]
+    numeric = all(k.isdigit() for k in keys)
+    return select_top(counts, [int(k) for k in keys] if numeric else keys, n)
+
+
+def prepare(
+    source: str,
+    input_path: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    config: PrepareConfig | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+    demo_config=None,
+) -> PreparedDataset:
+    """Prepare ``input_path`` (a file or folder per ``source``) into ``out_dir``.
+
+    Raises:
+        DataError: missing input, a bad line under ``on_error="raise"``, or nothing left.
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is false.
+    """
+    started = time.perf_counter()
+    config = config or PrepareConfig.for_source(source)
+    if source != "demo" and input_path is None:
+        raise DataError(None, f"source {source!r} needs an input path")
+    if Path(out_dir).exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} already exists (pass overwrite to replace it)")
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    log = ErrorLog(config.on_error)
+    demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
+    interactions, ml_test, audio, names, steps = _read(
+        source, input_path, config, log, progress, demo
+    )
+    where = input_path if input_path is not None else "demo"
+    if not len(interactions):
+        raise DataError(where, f"no interactions left after the date and song steps {steps}")
+
+    song_order = interactions.groupby("song")["play_count"].sum()
+    song_list = song_order.index.astype(str).tolist()
+    ranked = [song_list[i] for i in _top(song_order.to_numpy(), song_list, None)]
+    vocabulary, table, has_chords, failures, extractor_key = chord_table(
+        ranked, audio, config, cache_dir, workers, progress
+    )
+    without = [s for s, h in zip(ranked, has_chords, strict=True) if not h]
+    steps["chords"] = {
+        "songs_with_chords": int(has_chords.sum()),
+        "songs_without": len(without),
+        "extraction_failures": len(failures),
+    }
+    if config.songs_without_chords == "drop":
+        interactions = filtering.drop_songs(interactions, set(without))
+    interactions = filtering.filter_min_user_interactions(
+        interactions, config.min_user_interactions
+    )
+    steps["min_user_interactions"] = filtering.interaction_stats(interactions)
+    # Splittability depends on a user's own interactions only, so it goes first; dropping users
+    # without room for negatives then cannot make another user unsplittable.
+    interactions, ml_valid, dropped_users = splits.splittable(interactions, ml_test, config.seed)
+    interactions, short_users = splits.enough_negatives(interactions, config.eval_negatives)
+    steps["split"] = {
+        **filtering.interaction_stats(interactions),
+        "users_without_enough_negatives": short_users,
+        "users_too_few_to_split": dropped_users,
+    }
+    if not len(interactions):
+        raise DataError(
+            where,
+            "no users left to split: "
+            + "; ".join(f"after {k}: {v}" for k, v in steps.items())
+            + f" (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} interactions and "
+            f"{config.eval_negatives} songs they never heard)",
+        )
+
+    # Indices.
+    plays = interactions.groupby("song")["play_count"].sum()
+    plays_ids = plays.index.astype(str).tolist()
+    song_ids = [plays_ids[i] for i in _top(plays.to_numpy(), plays_ids, None)]
+    user_ids = _natural_order(interactions["user"])
+    song_index = {s: i for i, s in enumerate(song_ids)}
+    user_index = {u: i for i, u in enumerate(user_ids)}
+    indexed = interactions.assign(
+        user=interactions["user"].map(user_index).astype(np.int64),
+        song=interactions["song"].map(song_index).astype(np.int64),
+    )
+    row_of = {s: i for i, s in enumerate(ranked)}
+    chords = table[[row_of[s] for s in song_ids]]
+    has = has_chords[[row_of[s] for s in song_ids]]
+
+    if ml_test is None:
+        train, valid, test = splits.leave_one_out(indexed)
+    else:
+        train, valid, test = splits.movielens_split(
+            indexed, ml_test, ml_valid, user_index, song_index
+        )
+    interacted = splits.interacted(indexed, len(user_ids))
+    num_songs = len(song_ids)
+    valid_c = splits.sample_candidates(
+        valid["user"].to_numpy(),
+        valid["song"].to_numpy(),
+        interacted,
+        num_songs,
+        config.eval_negatives,
+        [config.seed, 0],
+    )
+    test_c = splits.sample_candidates(
+        test["user"].to_numpy(),
+        test["song"].to_numpy(),
+        interacted,
+        num_songs,
+        config.eval_negatives,
+        [config.seed, 1],
+    )
+    mfcc = mfcc_table(song_ids, audio, cache_dir, workers, progress) if config.mfcc else None
+    final = filtering.interaction_stats(indexed)
+    counts = {
+        **{k: final[k] for k in ("users", "songs", "interactions", "sparsity", "plays")},
+        "events": steps["read"].get("events"),
+        "train": len(train),
+        "valid": len(valid_c),
+        "test": len(test_c),
+        "songs_without_chords": int((~has).sum()),
+        "songs_dropped_without_chords": len(without)
+        if config.songs_without_chords == "drop"
+        else 0,
+        "users_too_few_to_split": dropped_users,
+        "users_without_enough_negatives": short_users,
+        **log.summary(),
+    }
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "source": {"name": source, "input": None if input_path is None else str(input_path)},
+        "settings": dataclasses.asdict(config),
+        "counts": counts,
+        "steps": steps,
+        "num_chords": len(vocabulary),
+        "sequence_length": config.sequence_length,
+        "chord_vocabulary": vocabulary.name,
+        "extractor_settings_key": extractor_key,
+        "chord_failures": [list(f) for f in failures[:50]],
+        "seconds": None,
+    }
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        _write_table(
+            tmp / "users.tsv", pd.DataFrame({"index": range(len(user_ids)), "id": user_ids})
+        )
+        _write_table(
+            tmp / "songs.tsv",
+            pd.DataFrame(
+                {
+                    "index": range(num_songs),
+                    "id": song_ids,
+                    "has_chords": has.astype(int),
+                    "has_audio": [int(bool(audio.get(s))) for s in song_ids],
+                    "name": [names.get(s, "") for s in song_ids],
+                }
+            ),
+        )
+        vocabulary.save(tmp / "chord_vocabulary.txt")
+        _write_npy(tmp / "chords.npy", chords.astype(np.int32))
+        if mfcc is not None:
+            _write_npy(tmp / "mfcc.npy", mfcc)
+        columns = ["user", "song", "play_count", "first_timestamp", "last_timestamp"]
+        _write_table(tmp / "train.tsv", train[columns])
+        valid_c.save(tmp / "valid.npz")
+        test_c.save(tmp / "test.npz")
+        _say(f"writing {len(train):,} training examples to TFRecords", progress)
+        records.write_records(
+            tmp / "tfrecords",
+            train["user"].to_numpy(),
+            train["song"].to_numpy(),
+            chords,
+            config.num_shards,
+            config.compression,
+        )
+        manifest["content_hash"] = content_hash(tmp)
+        manifest["seconds"] = round(time.perf_counter() - started, 2)
+        atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
+    return PreparedDataset.load(out_dir)
+
+
+def _write_table(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write_text(path, frame.to_csv(sep="\t", index=False, lineterminator="\n"))
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    atomic_write_bytes(path, buffer.getvalue())
