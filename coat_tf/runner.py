@@ -51,15 +51,18 @@ def train_and_evaluate(
     full_catalogue: bool = True,
     export_dir: Path | None = None,
     verbose: bool = True,
-) -> dict:
-    """Train ``run.model_name`` on ``data``; return the figures written to ``metrics.json``.
+    inspect: bool = True,
+) -> tuple[dict, tf.keras.Model]:
+    """Train ``run.model_name`` on ``data``.
+
+    Returns the figures written to ``metrics.json`` and the model with its best weights.
 
     Adam on binary cross-entropy over the positives and ``negatives`` fresh sampled negatives
     per positive each epoch. After every epoch the sampled validation HR/NDCG are computed;
     the weights with the best validation NDCG are kept, training stops after ``patience``
     epochs without improvement, and the test figures are those of the best weights. A run
     killed mid-way continues from its last finished epoch when started again on the same
-    ``run_dir`` (``BackupAndRestore``).
+    ``run_dir`` (``BackupAndRestore``). ``inspect`` adds the TensorBoard attention summaries.
     """
     train = run.train
     tf.keras.utils.set_random_seed(train.seed)
@@ -87,7 +90,7 @@ def train_and_evaluate(
         ),
         tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0),
     ]
-    attention = _attention_callback(model, data, tensorboard_dir, train.seed)
+    attention = _attention_callback(model, data, tensorboard_dir, train.seed) if inspect else None
     if attention is not None:
         callbacks.append(attention)
 
@@ -132,4 +135,4 @@ def train_and_evaluate(
         from coat_tf.export import export_model
 
         metrics["export"] = str(export_model(model, data, run, out_root=export_dir))
-    return metrics
+    return metrics, model

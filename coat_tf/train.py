@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run, run_dir / "config.json")
-    metrics = train_and_evaluate(
+    metrics, _ = train_and_evaluate(
         run,
         data,
         run_dir,
