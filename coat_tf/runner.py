@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
@@ -14,16 +13,15 @@ from coat_tf.callbacks import BestWeights, ValidationRanking
 from coat_tf.config import RunConfig
 from coat_tf.data import PreparedDataset, make_train_dataset
 from coat_tf.models import build_model
+from coat_tf.models.coat import ATTENTION_LAYER
 from coat_tf.scoring import make_catalogue_scorer
-
-log = logging.getLogger(__name__)
 
 
 def _attention_callback(model: tf.keras.Model, data: PreparedDataset, log_dir: Path, seed: int):
     """TensorBoard attention summaries for models that have a chord attention layer."""
-    if "chord_attention" not in {layer.name for layer in model.layers}:
+    if ATTENTION_LAYER not in {layer.name for layer in model.layers}:
         return None
-    from coat_tf.inspection import AttentionSummary, choose_probes
+    from coat_tf.inspection import AttentionSummary, choose_probes, song_display_names
 
     probes = choose_probes(data, seed=seed)
     return AttentionSummary(
@@ -31,11 +29,11 @@ def _attention_callback(model: tf.keras.Model, data: PreparedDataset, log_dir: P
         probes,
         list(data.vocabulary.labels),
         user_names=data.user_ids,
-        song_names=data.song_ids,
+        song_names=song_display_names(data),
     )
 
 
-def test_exclusions(data: PreparedDataset) -> list[np.ndarray]:
+def exclusions_at_test(data: PreparedDataset) -> list[np.ndarray]:
     """Per test user: their training songs and their validation song."""
     valid_song = dict(zip(data.valid.users.tolist(), data.valid.positives.tolist(), strict=True))
     extra = np.array([valid_song.get(int(u), -1) for u in data.test.users])
@@ -109,7 +107,7 @@ def train_and_evaluate(
     test = {"sampled": evaluation.sampled(scorer, data.test.users, data.test.items, k=k).to_dict()}
     if full_catalogue:
         full = evaluation.full_catalogue(
-            scorer, data.test.users, data.test.positives, test_exclusions(data), k=k
+            scorer, data.test.users, data.test.positives, exclusions_at_test(data), k=k
         )
         test["full_catalogue"] = {
             **full.to_dict(),

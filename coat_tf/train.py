@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, help="K of HR@K and NDCG@K")
     parser.add_argument("--seed", type=int, help="seeds weights, negatives and shuffling")
     parser.add_argument("--run-dir", help="run folder (default runs/<model>-<time>)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --run-dir from its last finished epoch, with its config.json",
+    )
     parser.add_argument("--export-dir", default="saved_models", help="SavedModel root folder")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     parser.add_argument(
@@ -122,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume and not args.run_dir:
         print("error: --resume needs --run-dir (the run to continue)", file=sys.stderr)
         return 2
+    if args.resume and not args.config and (Path(args.run_dir) / "config.json").is_file():
+        args.config = str(Path(args.run_dir) / "config.json")  # the run's own settings
     try:
         run = resolve_config(args)
     except (ValueError, OSError) as error:
