@@ -91,7 +91,6 @@ class CoatCatalogueScorer(CatalogueScorer):
         user_ids = tf.cast(user_ids, tf.int32)
         num_users = tf.shape(user_ids)[0]
         gmf_users = tf.gather(self.gmf.user_embeddings, user_ids)  # [U, d]
-        chord_vectors = tf.gather(self.attention.chord_embeddings, self.chords)  # [S_all, L, d]
         learned = self.attention.mode == "learned"
         if learned:
             user_terms = self.attention.user_terms(tf.gather(self.user_table, user_ids))
@@ -99,19 +98,19 @@ class CoatCatalogueScorer(CatalogueScorer):
             hidden = tf.nn.relu(user_terms[:, None, None, :] + table[None])  # [U, V, L, A]
             grid = tf.einsum("uvla,a->uvl", hidden, self.attention.score_vector)
             grid = tf.reshape(grid, [num_users, -1])  # [U, V * L]
-        else:
-            mean_chords = tf.reduce_mean(chord_vectors, axis=1)  # [S_all, d]
         parts = []
         for start in range(0, self.num_songs, self.song_chunk):
             stop = min(start + self.song_chunk, self.num_songs)
+            # gathered per chunk: the whole catalogue's [S, L, d] need never be held at once
+            chord_vectors = tf.gather(self.attention.chord_embeddings, self.chords[start:stop])
             if learned:
                 scores = tf.gather(grid, self.table_index[start:stop], axis=1)  # [U, S, L]
                 beta = tf.nn.softmax(scores, axis=-1)
-                attended = tf.einsum("usl,sld->usd", beta, chord_vectors[start:stop])
+                attended = tf.einsum("usl,sld->usd", beta, chord_vectors)
             else:
+                mean_chords = tf.reduce_mean(chord_vectors, axis=1)  # [S, d]
                 attended = tf.broadcast_to(
-                    mean_chords[None, start:stop],
-                    [num_users, stop - start, mean_chords.shape[-1]],
+                    mean_chords[None], [num_users, stop - start, mean_chords.shape[-1]]
                 )
             gmf_out = gmf_users[:, None, :] * self.gmf.song_embeddings[None, start:stop]
             features = tf.concat([gmf_out, attended], axis=-1)  # [U, S, 2d]
