@@ -25,7 +25,7 @@ rather than against the model, the only way it can differ from :func:`full_catal
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -181,20 +181,21 @@ def full_catalogue_tfrs(
 
 
 def training_exclusions(
-    train_items: Sequence[np.ndarray], users: np.ndarray, extra: np.ndarray | None = None
+    train_items: Sequence[np.ndarray], users: np.ndarray, extra: Mapping[int, int] | None = None
 ) -> list[np.ndarray]:
     """Per evaluated user, the songs that do not compete: their training songs (and ``extra``).
 
     Args:
         train_items: per user index, their training song indices.
         users: the evaluated users ``[U]``.
-        extra: optional one more song per evaluated user ``[U]`` (the validation song when
-            evaluating on test).
+        extra: optional user index -> one more song to exclude (the validation song when
+            evaluating on test); users missing from it get none.
     """
+    extra = extra or {}
     out = []
-    for row, user in enumerate(np.asarray(users)):
+    for user in np.asarray(users).tolist():
         songs = np.asarray(train_items[user], dtype=np.int64)
-        if extra is not None:
-            songs = np.append(songs, extra[row])
+        if user in extra:
+            songs = np.append(songs, extra[user])
         out.append(songs)
     return out

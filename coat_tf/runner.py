@@ -36,9 +36,7 @@ def _attention_callback(model: tf.keras.Model, data: PreparedDataset, log_dir: P
 def exclusions_at_test(data: PreparedDataset) -> list[np.ndarray]:
     """Per test user: their training songs and their validation song."""
     valid_song = dict(zip(data.valid.users.tolist(), data.valid.positives.tolist(), strict=True))
-    extra = np.array([valid_song.get(int(u), -1) for u in data.test.users])
-    out = evaluation.training_exclusions(data.train_items_by_user(), data.test.users, extra)
-    return [songs[songs >= 0] for songs in out]
+    return evaluation.training_exclusions(data.train_items_by_user(), data.test.users, valid_song)
 
 
 def train_and_evaluate(

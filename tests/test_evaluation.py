@@ -100,6 +100,8 @@ def test_tfrs_brute_force_agrees_with_the_generic_path_on_gmf() -> None:
 
 def test_training_exclusions_add_the_validation_song() -> None:
     train = [np.array([1, 2]), np.array([5])]
-    out = ev.training_exclusions(train, np.array([1, 0]), extra=np.array([7, 8]))
+    out = ev.training_exclusions(train, np.array([1, 0]), extra={1: 7, 0: 8})
     np.testing.assert_array_equal(out[0], [5, 7])
     np.testing.assert_array_equal(out[1], [1, 2, 8])
+    without = ev.training_exclusions(train, np.array([1, 0]), extra={1: 7})
+    np.testing.assert_array_equal(without[1], [1, 2])
