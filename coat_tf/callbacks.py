@@ -32,9 +32,12 @@ class ValidationRanking(tf.keras.callbacks.Callback):
         super().__init__()
         self.users, self.items, self.chords, self.k = users, items, chords, k
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # the scorer reads the model's weights when called, so one serves every epoch
+        self.scorer = make_catalogue_scorer(self.model, self.chords)
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        scorer = make_catalogue_scorer(self.model, self.chords)
-        result = evaluation.sampled(scorer, self.users, self.items, k=self.k)
+        result = evaluation.sampled(self.scorer, self.users, self.items, k=self.k)
         if logs is not None:
             logs["val_hr"] = result.hr
             logs["val_ndcg"] = result.ndcg

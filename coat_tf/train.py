@@ -97,9 +97,8 @@ def demo_data_dir(progress: bool = True) -> Path:
     from coat_tf.demo import DemoConfig
 
     prepare_config = PrepareConfig.for_source("demo")
-    key = json.dumps(
-        [dataclasses.asdict(prepare_config), dataclasses.asdict(DemoConfig())], sort_keys=True
-    )
+    # DemoConfig.key() covers the demo generator's version as well as its settings
+    key = json.dumps([dataclasses.asdict(prepare_config), DemoConfig().key()], sort_keys=True)
     folder = (
         default_cache_dir() / "prepared" / f"demo-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     )
