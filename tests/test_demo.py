@@ -127,7 +127,7 @@ def test_planted_listeners_over_represent_their_chord() -> None:
     songs = make_catalogue(config)
     listening = simulate_listening(songs, config)
     carriers = np.bincount(listening.planted[listening.planted >= 0], minlength=3)
-    assert carriers.sum() == pytest.approx(0.3 * config.num_users, rel=0.2)
+    assert carriers.sum() == pytest.approx(config.planted_user_share * config.num_users, rel=0.2)
     for chord, measured in over_representation(listening).items():
         assert measured["ratio"] > 1.6, (chord, measured)
     # Without the planted term the same draw shows no such preference.

@@ -27,7 +27,7 @@ FAMILIES: dict[str, tuple[str, int, tuple[tuple[int, str], ...]]] = {
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Settings of the simulated demo data (see the module docstring for the model)."""
+    """Settings of the simulated demo data (:mod:`coat_tf.demo.listeners` gives the model)."""
 
     seed: int = 0
     num_songs: int = 300
@@ -37,11 +37,11 @@ class DemoConfig:
     tempo_max: float = 144.0
     taste_dim: int = 8
     taste_weight: float = 2.0
-    family_taste: float = 0.6
+    family_taste: float = 0.0
     popularity_sd: float = 1.0
     planted_chords: tuple[str, ...] = ("E:min", "A#:maj", "F:maj")
-    planted_user_share: float = 0.3
-    planted_strength: float = 6.0
+    planted_user_share: float = 0.5
+    planted_strength: float = 10.0
     min_songs: int = 15
     mean_extra_songs: float = 15.0
     replay_rate: float = 0.3

@@ -25,6 +25,14 @@ Listeners (``num_users``). With ``k = taste_dim``:
 - ``logit(u, i) = taste_weight <x_u, y_i> / sqrt(k) + b_i + planted_strength share_i(c_u)``, the
   last term only for planted listeners.
 
+Why the defaults (half the listeners planted, strength 10, no style taste): the planted chords
+are the only link between a song's chords and who listens to it, so that what the attention
+learns can be read against a known truth. With a style taste (``family_taste`` 0.6, the first
+version's default) and 30% of listeners planted at strength 6, the chords mostly told the
+models a song's style, which matters to every listener alike; COAT's attention then learnt one
+focus shared by all listeners, the same for planted listeners and the others, and did no
+better than its uniform ablation (the README's demo section keeps both results).
+
 Listener ``u`` picks ``n_u = min_songs + Poisson(mean_extra_songs)`` distinct songs without
 replacement, each draw with probability proportional to ``exp(logit)`` among the songs left
 (Gumbel top-k). Each picked song is played ``1 + Poisson(replay_rate)`` times; the plays are
