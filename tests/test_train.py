@@ -14,7 +14,7 @@ import pytest
 
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
-from coat_tf.train import main
+from coat_tf.train import DEMO_EMBEDDING_SIZE, build_parser, main, resolve_config
 from tests.tiny_data import prepare_tiny
 
 FAST = ["--epochs", "2", "--batch-size", "256", "--embedding-size", "8", "--quiet"]
@@ -83,6 +83,17 @@ def test_config_file_then_options(tiny: Path, tmp_path: Path) -> None:
     assert (
         "full_catalogue" not in json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
     )
+
+
+def test_demo_runs_default_to_the_demo_embedding_size(tmp_path: Path) -> None:
+    parser = build_parser()
+    assert resolve_config(parser.parse_args([])).model.embedding_size == DEMO_EMBEDDING_SIZE
+    assert resolve_config(parser.parse_args(["--data", "d"])).model.embedding_size == 64
+    options = parser.parse_args(["--embedding-size", "8"])
+    assert resolve_config(options).model.embedding_size == 8
+    cfg.save(RunConfig(), tmp_path / "run.json")
+    from_file = parser.parse_args(["--config", str(tmp_path / "run.json")])
+    assert resolve_config(from_file).model.embedding_size == 64
 
 
 @pytest.mark.parametrize("argv", [["--embedding-size", "0"], ["--resume"]])
