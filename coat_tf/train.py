@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", help="prepared data set folder (default: the demo data set)")
     parser.add_argument("--model", choices=sorted(MODELS), help="model to train (default coat)")
     parser.add_argument("--config", help="JSON RunConfig file; command-line options override it")
-    parser.add_argument("--embedding-size", type=int, help="d, the embedding size")
+    parser.add_argument(
+        "--embedding-size", type=int, help="d, the embedding size (default 64; 16 on the demo data)"
+    )
     parser.add_argument("--batch-size", type=int, help="examples per batch")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
     parser.add_argument("--epochs", type=int, help="maximum epochs")
