@@ -1,4 +1,13 @@
-"""The simulated songs: a progression family, a key and a tempo each, and their chord shares."""
+"""The simulated songs: a progression family, a key and a tempo each, and their chord shares.
+
+Catalogue (``num_songs`` songs). Song ``i`` takes a progression family ``f_i`` (``FAMILIES``:
+common pop, rock, blues and minor-key progressions, uniform), a tonic ``k_i`` (uniform over 12
+pitch classes) and a tempo ``T_i ~ U[tempo_min, tempo_max]`` bpm. The family's chords,
+transposed to ``k_i``, are cycled, each lasting the family's beats at ``T_i``, to fill
+``song_seconds`` (the last chord is cut short at the end). Songs are rendered with
+:mod:`coat_tf.chords.synth` and passed through the real Chordino extraction
+(:func:`coat_tf.chords.extract.extract_many`), as real audio would be.
+"""
 
 from __future__ import annotations
 

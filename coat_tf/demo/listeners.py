@@ -4,13 +4,7 @@ Everything in it is **simulated**: the songs are synthesised from chord progress
 listeners are random draws from the model below. It exists so that the main job runs out of the
 box and so that a known, planted structure can be looked for in what COAT learns.
 
-Catalogue (``num_songs`` songs). Song ``i`` takes a progression family ``f_i`` (``FAMILIES``:
-common pop, rock, blues and minor-key progressions, uniform), a tonic ``k_i`` (uniform over 12
-pitch classes) and a tempo ``T_i ~ U[tempo_min, tempo_max]`` bpm. The family's chords,
-transposed to ``k_i``, are cycled, each lasting the family's beats at ``T_i``, to fill
-``song_seconds`` (the last chord is cut short at the end). Songs are rendered with
-:mod:`coat_tf.chords.synth` and passed through the real Chordino extraction
-(:func:`coat_tf.chords.extract.extract_many`), as real audio would be.
+The songs, and song ``i``'s progression family ``f_i``, are those of :mod:`coat_tf.demo.catalogue`.
 
 Listeners (``num_users``). With ``k = taste_dim``:
 
