@@ -46,15 +46,7 @@ def test_folder_holds_the_documented_files(tiny: Path) -> None:
     assert "SIMULATED" in settings["description"]
     assert settings["demo"] == TINY.to_dict()
     catalogue = pd.read_csv(tiny / "catalogue.tsv", sep="\t")
-    assert list(catalogue.columns) == [
-        "track_id",
-        "key",
-        "family",
-        "chords",
-        "tempo",
-        "seconds",
-        "released",
-    ]
+    assert list(catalogue.columns) == ["track_id", "key", "family", "chords", "tempo", "seconds"]
     assert len(catalogue) == TINY.num_songs
 
 
@@ -114,7 +106,6 @@ def test_chord_shares_count_changes() -> None:
         tuple(
             (float(i), float(i + 1), c) for i, c in enumerate(["C:maj", "G:maj", "A:min", "F:maj"])
         ),
-        0,
     )
     blues = [0, 0, 0, 0, 5, 5, 0, 0, 7, 5, 0, 7]
     names = {0: "C:maj", 5: "F:maj", 7: "G:maj"}
@@ -125,7 +116,6 @@ def test_chord_shares_count_changes() -> None:
         120.0,
         (),
         tuple((float(i), float(i + 1), names[s]) for i, s in enumerate(blues)),
-        0,
     )
     shares = chord_shares([pop, twelve], ["A:min", "C:maj", "E:min"])
     # Blues changes: C F C G F C G -> C holds 3 of 7.
@@ -146,27 +136,6 @@ def test_planted_listeners_over_represent_their_chord() -> None:
         assert 0.75 < measured["ratio"] < 1.33, (chord, measured)
 
 
-def test_new_releases_are_played_after_release_and_mostly_last() -> None:
-    config = DemoConfig(num_songs=240, num_users=600)
-    songs = make_catalogue(config)
-    released = np.array([song.released for song in songs])
-    new = released > config.start_timestamp
-    end = config.start_timestamp + config.span_days * 86400
-    assert new.mean() == pytest.approx(config.new_release_share, abs=0.08)
-    assert np.all(released[new] >= end - config.release_days * 86400)
-    listening = simulate_listening(songs, config)
-    assert np.all(listening.timestamps >= released[listening.songs])
-    last = np.r_[listening.users[1:] != listening.users[:-1], True]
-    # Every listener picks >= 3 new releases, each played after it came out: the latest plays
-    # are mostly new, although new releases are a minority of all plays.
-    assert new[listening.songs].mean() < 0.25
-    assert new[listening.songs[last]].mean() > 0.5  # measured 0.64
-    # The release dates have their own random stream: the audio is that of the same songs.
-    back = make_catalogue(DemoConfig(num_songs=240, num_users=600, new_release_share=0.0))
-    assert [s.segments for s in back] == [s.segments for s in songs]
-    assert all(s.released == config.start_timestamp for s in back)
-
-
 def test_planted_json_names_carriers(tiny: Path) -> None:
     planted = json.loads((tiny / "planted.json").read_text())
     assert planted["chords"] == list(TINY.planted_chords)
@@ -183,9 +152,3 @@ def test_config_is_checked() -> None:
         DemoConfig(planted_chords=("Em",))
     with pytest.raises(ValueError, match="min_songs"):
         DemoConfig(num_songs=10, min_songs=15)
-    with pytest.raises(ValueError, match="new_release_share"):
-        DemoConfig(new_release_share=1.5)
-    with pytest.raises(ValueError, match="release_days"):
-        DemoConfig(release_days=400.0)
-    with pytest.raises(ValueError, match="new_release_picks"):
-        DemoConfig(new_release_picks=-1)

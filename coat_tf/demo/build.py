@@ -71,13 +71,11 @@ def _agreement(truth: Sequence[TimedLabel], segments: Sequence, seconds: float) 
 README_TEXT = """SIMULATED DEMO DATA for coat_tf: nothing here was recorded or really listened to.
 
 The songs are synthesised from common chord progressions in random keys; the listeners and
-their listening events are random draws from a documented model (latent tastes, popularity, a
-planted preference for particular chords, and new releases that listeners play last). See
-coat_tf/demo/listeners.py for the model.
+their listening events are random draws from a documented model (latent tastes, popularity, and
+a planted preference for particular chords). See coat_tf/demo/listeners.py for the model.
 
 events.tsv      user_id, track_id, timestamp (Unix seconds), audio_path (relative to this folder)
-catalogue.tsv   track_id, key, family, chords (one cycle of the true progression), tempo, seconds,
-                released (Unix seconds; the log's start for the back catalogue)
+catalogue.tsv   track_id, key, family, chords (one cycle of the true progression), tempo, seconds
 audio/          the rendered songs;  labels/  their true timed chords (.lab, Harte syntax)
 chords.tsv      track_id, start, end, label: the chords Chordino extracted from audio/
 planted.json    the planted chords, which users carry them, the strength, share_i(c) per song,
@@ -177,10 +175,10 @@ def _write_tables(folder: Path, songs, listening: Listening, report, config: Dem
         for u, i, t in zip(listening.users, listening.songs, listening.timestamps, strict=True)
     ]
     atomic_write_text(folder / "events.tsv", "\n".join(rows) + "\n")
-    rows = ["track_id\tkey\tfamily\tchords\ttempo\tseconds\treleased"]
+    rows = ["track_id\tkey\tfamily\tchords\ttempo\tseconds"]
     rows += [
         f"{s.track_id}\t{s.key}\t{s.family}\t{' '.join(s.progression)}\t{s.tempo}\t"
-        f"{config.song_seconds}\t{s.released}"
+        f"{config.song_seconds}"
         for s in songs
     ]
     atomic_write_text(folder / "catalogue.tsv", "\n".join(rows) + "\n")

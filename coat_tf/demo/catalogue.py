@@ -7,11 +7,6 @@ transposed to ``k_i``, are cycled, each lasting the family's beats at ``T_i``, t
 ``song_seconds`` (the last chord is cut short at the end). Songs are rendered with
 :mod:`coat_tf.chords.synth` and passed through the real Chordino extraction
 (:func:`coat_tf.chords.extract.extract_many`), as real audio would be.
-
-Releases. A share ``new_release_share`` of the songs are new releases, each released at a time
-uniform in the first three quarters of the log's last ``release_days``; the others (the back
-catalogue) are out before the log starts, and their ``released`` is ``start_timestamp``. The
-release dates are drawn from their own random stream, so they leave the songs' audio unchanged.
 """
 
 from __future__ import annotations
@@ -27,8 +22,7 @@ from coat_tf.demo.config import FAMILIES, DemoConfig
 
 @dataclass(frozen=True)
 class Song:
-    """One simulated song: its progression (one cycle, canonical labels), timed chords and
-    release time (Unix seconds)."""
+    """One simulated song: its progression (one cycle, canonical labels) and timed chords."""
 
     track_id: str
     family: str
@@ -36,7 +30,6 @@ class Song:
     tempo: float
     progression: tuple[str, ...]
     segments: tuple[TimedLabel, ...]
-    released: int
 
 
 def make_catalogue(config: DemoConfig) -> list[Song]:
@@ -44,7 +37,6 @@ def make_catalogue(config: DemoConfig) -> list[Song]:
     from coat_tf.chords.vocabulary import PITCH_NAMES
 
     rng = np.random.default_rng([config.seed, 1])
-    released = release_times(config)
     names = list(FAMILIES)
     width = len(str(config.num_songs))
     songs = []
@@ -65,22 +57,8 @@ def make_catalogue(config: DemoConfig) -> list[Song]:
             for j in range(count)
         )
         key = f"{PITCH_NAMES[tonic]}:{mode}"
-        songs.append(
-            Song(f"t{i:0{width}d}", family, key, tempo, progression, segments, int(released[i]))
-        )
+        songs.append(Song(f"t{i:0{width}d}", family, key, tempo, progression, segments))
     return songs
-
-
-def release_times(config: DemoConfig) -> np.ndarray:
-    """int64 ``[num_songs]``: ``start_timestamp`` for the back catalogue, and for the new
-    releases a time uniform in ``[end - release_days, end - release_days / 4)``, ``end`` being
-    the end of the log."""
-    rng = np.random.default_rng([config.seed, 3])
-    end = config.start_timestamp + int(config.span_days * 86400)
-    window = int(config.release_days * 86400)
-    new = rng.random(config.num_songs) < config.new_release_share
-    dates = rng.integers(end - window, end - window // 4, size=config.num_songs)
-    return np.where(new, dates, config.start_timestamp).astype(np.int64)
 
 
 def chord_shares(songs: Sequence[Song], chords: Sequence[str]) -> np.ndarray:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-DEMO_VERSION = 2
+DEMO_VERSION = 1
 CACHE_ENV = "COAT_CACHE_DIR"
 
 #: name -> (mode, beats per chord, chords as (semitones above the tonic, quality)).
@@ -47,10 +47,6 @@ class DemoConfig:
     replay_rate: float = 0.3
     start_timestamp: int = 1388534400  # 2014-01-01
     span_days: float = 365.0
-    new_release_share: float = 0.3
-    release_days: float = 30.0
-    new_release_picks: int = 3
-    mean_extra_new_picks: float = 1.0
 
     def __post_init__(self) -> None:
         from coat_tf.chords.vocabulary import ChordVocabulary
@@ -72,12 +68,6 @@ class DemoConfig:
             raise ValueError("family_taste and planted_user_share must be in [0, 1]")
         if min(self.popularity_sd, self.mean_extra_songs, self.replay_rate) < 0:
             raise ValueError("popularity_sd, mean_extra_songs and replay_rate must be >= 0")
-        if not 0 <= self.new_release_share <= 1:
-            raise ValueError(f"new_release_share must be in [0, 1], got {self.new_release_share}")
-        if not 0 < self.release_days <= self.span_days:
-            raise ValueError(f"release_days must be in (0, span_days], got {self.release_days}")
-        if self.new_release_picks < 0 or self.mean_extra_new_picks < 0:
-            raise ValueError("new_release_picks and mean_extra_new_picks must be >= 0")
         labels = ChordVocabulary.from_name("majmin").labels[1:]
         bad = [c for c in self.planted_chords if c not in labels]
         if bad or not self.planted_chords:

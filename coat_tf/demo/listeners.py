@@ -27,23 +27,11 @@ models a song's style, which matters to every listener alike; COAT's attention t
 focus shared by all listeners, the same for planted listeners and the others, and did no
 better than its uniform ablation (the README's demo section keeps both results).
 
-Plays. Listener ``u`` picks ``n_u = min_songs + Poisson(mean_extra_songs)`` distinct songs of
-the back catalogue and ``m_u = new_release_picks + Poisson(mean_extra_new_picks)`` distinct new
-releases (each count capped at what there is), without replacement, each draw with probability
-proportional to ``exp(logit)`` among the songs of its kind left (Gumbel top-k). Each picked song
-is played ``1 + Poisson(replay_rate)`` times. The listener starts at ``s_u``, uniform in the first
-half of the span ``[start_timestamp, end]`` (``end = start_timestamp + span_days``); each play of
-song ``i`` gets a time uniform in ``[max(s_u, released_i), end]``, and a listener's plays are
-then put in time order, nudged to strictly increasing Unix seconds.
-
-Why the new releases: with only a back catalogue (the first version), the song the split holds
-out for a listener had been heard by a median of 199 others in training, and collaborative
-filtering alone (GMF) learnt all there was to know about it; the chords added nothing it lacked.
-Listening in a real log is not like that: a listener's latest plays lean toward songs that came
-out recently, which few others have heard yet. Here a listener's last plays (the validation and
-test items of the leave-one-out split) are mostly new releases: with the defaults, the test song
-has a median of 87 listeners in training, and one in six has fewer than 30. That is the case
-where a song's content has to stand in for its listening history.
+Listener ``u`` picks ``n_u = min_songs + Poisson(mean_extra_songs)`` distinct songs without
+replacement, each draw with probability proportional to ``exp(logit)`` among the songs left
+(Gumbel top-k). Each picked song is played ``1 + Poisson(replay_rate)`` times; the plays are
+shuffled and get strictly increasing timestamps (Unix seconds) uniform in ``[s_u, end]``, with
+``s_u`` uniform in the first half of the span ``[start_timestamp, + span_days]``.
 """
 
 from __future__ import annotations
@@ -96,26 +84,16 @@ def simulate_listening(songs: Sequence[Song], config: DemoConfig) -> Listening:
     carriers = planted >= 0
     logits[carriers] += config.planted_strength * shares[:, planted[carriers]].T
     keys = logits + rng.gumbel(size=logits.shape)
-    released = np.array([song.released for song in songs], dtype=np.int64)
-    new = released > config.start_timestamp
-    back_order = np.argsort(np.where(new, np.inf, -keys), axis=1)
-    new_order = np.argsort(np.where(new, -keys, np.inf), axis=1)
-    counts = np.minimum(
-        config.min_songs + rng.poisson(config.mean_extra_songs, n_users), np.sum(~new)
-    )
-    new_counts = np.minimum(
-        config.new_release_picks + rng.poisson(config.mean_extra_new_picks, n_users), np.sum(new)
-    )
-    start = config.start_timestamp
-    end = start + int(config.span_days * 86400)
+    order = np.argsort(-keys, axis=1)
+    counts = np.minimum(config.min_songs + rng.poisson(config.mean_extra_songs, n_users), n_songs)
+    start, span = config.start_timestamp, int(config.span_days * 86400)
     users, plays, stamps = [], [], []
     for u in range(n_users):
-        picked = np.concatenate([back_order[u, : counts[u]], new_order[u, : new_counts[u]]])
-        songs_u = np.repeat(picked, 1 + rng.poisson(config.replay_rate, len(picked)))
-        first = np.maximum(released[songs_u], start + int(rng.integers((end - start) // 2)))
-        t = first + (rng.random(len(songs_u)) * (end - first)).astype(np.int64)
-        order = np.argsort(t, kind="stable")
-        songs_u, t = songs_u[order], t[order]
+        picked = order[u, : counts[u]]
+        repeats = 1 + rng.poisson(config.replay_rate, len(picked))
+        songs_u = rng.permutation(np.repeat(picked, repeats))
+        first = start + int(rng.integers(span // 2))
+        t = np.sort(rng.integers(first, start + span, size=len(songs_u)))
         t = np.maximum.accumulate(t - np.arange(len(t))) + np.arange(len(t))  # strictly rising
         users.append(np.full(len(t), u))
         plays.append(songs_u)
