@@ -110,6 +110,15 @@ def chosen_by_validation(rows: list[dict]) -> list[dict]:
     return list(best.values())
 
 
+def report_wins(result: dict, key: str, rows: list[dict], args: argparse.Namespace) -> None:
+    """Count and print COAT's wins over the other models in ``rows``, when COAT was run."""
+    if "coat" not in args.models or len(args.models) < 2:
+        return
+    wins = coat_wins(rows, args.seeds, args.models)
+    result["wins"][key] = wins
+    print(f"COAT has the best full-catalogue NDCG@10 in {wins} of {len(args.seeds)} seeds")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -172,17 +181,13 @@ def main(argv: list[str] | None = None) -> dict:
     for size in args.embedding_sizes:
         mine = [r for r in rows if r["embedding_size"] == size]
         print_table(f"d = {size} (mean ± sd over {len(args.seeds)} seeds)", mine, args.models)
-        wins = coat_wins(mine, args.seeds, args.models)
-        result["wins"][str(size)] = wins
-        print(f"COAT has the best full-catalogue NDCG@10 in {wins} of {len(args.seeds)} seeds")
+        report_wins(result, str(size), mine, args)
     chosen = chosen_by_validation(rows)
     print_table("each model at the embedding size its validation NDCG chose", chosen, args.models)
     for name in args.models:
         sizes = [r["embedding_size"] for r in chosen if r["model"] == name]
         print(f"  {name}: sizes chosen {sizes}")
-    wins = coat_wins(chosen, args.seeds, args.models)
-    result["wins"]["chosen"] = wins
-    print(f"COAT has the best full-catalogue NDCG@10 in {wins} of {len(args.seeds)} seeds")
+    report_wins(result, "chosen", chosen, args)
     print(f"\n{len(rows)} runs in {time.perf_counter() - started:.0f} s")
     if args.out:
         atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
