@@ -130,15 +130,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     data = PreparedDataset.load(demo_data_dir())
     planted, controls = planted_users(data)
+    # what each name trains: its registered model on the demo, or the control's stand-in
+    setups = {name: (name, data) for name in args.models}
+    if TOWER_ONLY in setups:
+        setups[TOWER_ONLY] = ("coat-uniform", without_chords(data))
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for size in args.embedding_sizes:
                 for name in args.models:
-                    model_name, run_data = name, data
-                    if name == TOWER_ONLY:
-                        model_name, run_data = "coat-uniform", without_chords(data)
+                    model_name, run_data = setups[name]
                     run = RunConfig(
                         model=ModelConfig(
                             num_users=data.num_users,
