@@ -204,8 +204,7 @@ def run_benchmark(
 
 def main(argv: Sequence[str] | None = None) -> BillboardResult:
     from coat_tf.chords.cache import default_workers
-    from coat_tf.demo import default_cache_root
-    from coat_tf.paths import shared_data_dir
+    from coat_tf.paths import cache_dir, shared_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--songs", type=int, default=100, help="first N annotated songs (100)")
@@ -219,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> BillboardResult:
     if args.songs < 1:
         parser.error(f"--songs must be >= 1, got {args.songs}")
     billboard = args.billboard or shared_data_dir() / "billboard"
-    work_dir = args.work_dir or default_cache_root() / "billboard"
+    work_dir = args.work_dir or cache_dir() / "billboard"
     ids = song_ids(billboard)[: args.songs]
     workers = args.workers or default_workers()
     started = time.perf_counter()

@@ -35,11 +35,10 @@ import numpy as np
 import coat_tf  # noqa: F401  (legacy Keras first)
 from coat_tf.config import ModelConfig, RunConfig, TrainConfig
 from coat_tf.data import PreparedDataset
-from coat_tf.demo import get_demo
+from coat_tf.demo import get_demo, prepared_demo
 from coat_tf.fileio import atomic_write_text
 from coat_tf.inspection.planted import planted_attention_mass
 from coat_tf.runner import train_and_evaluate
-from coat_tf.train import demo_data_dir
 
 TOWER_ONLY = "tower-only"
 
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
-    data = PreparedDataset.load(demo_data_dir())
+    data = PreparedDataset.load(prepared_demo())
     planted, controls = planted_users(data)
     # what each name trains: its registered model on the demo, or the control's stand-in
     setups = {name: (name, data) for name in args.models}
@@ -152,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
                         model_name=model_name,
                         data_dir=str(data.path),
                     )
-                    metrics, model = train_and_evaluate(
+                    metrics, recommender = train_and_evaluate(
                         run,
                         run_data,
                         Path(tmp) / f"{name}-{size}-{seed}",
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
                     }
                     if name in ("coat", "coat-uniform"):
                         mass = planted_attention_mass(
-                            model, data.chords, planted, controls, seed=seed
+                            recommender, data.chords, planted, controls, seed=seed
                         )
                         row["planted"] = mass.to_dict()
                     rows.append(row)

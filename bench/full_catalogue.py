@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.full_catalogue [--songs 10000] [--embedding-size 64] [--users 32]
 
-Scores every song for ``--users`` users with :class:`~coat_tf.scoring.CoatCatalogueScorer`
-(attention scores per (chord, position), gathered per song) and with the generic
-:class:`~coat_tf.scoring.CatalogueScorer` (the whole model on every user-song pair), taking
+Scores every song for ``--users`` users with :meth:`~coat_tf.models.CoatRecommender.score_all`
+(attention scores per (chord, position), gathered per song) and with the generic path,
+:func:`~coat_tf.models.recommender.pairwise_score_all` (the whole model on every pair), taking
 turns for ``--rounds`` rounds, and prints users per second of each and their ratio (median of
 the per-round ratios). Weights are random: speed does not depend on them.
 """
@@ -20,8 +20,8 @@ import tensorflow as tf
 
 import coat_tf  # noqa: F401  (legacy Keras first)
 from coat_tf.config import ModelConfig
-from coat_tf.models import build_coat_model
-from coat_tf.scoring import CatalogueScorer, CoatCatalogueScorer
+from coat_tf.models import CoatRecommender, build_coat_model
+from coat_tf.models.recommender import pairwise_score_all
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -42,19 +42,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     model = build_coat_model(config)
     chords = np.random.default_rng(0).integers(0, args.chords, (args.songs, 100)).astype("int32")
+    recommender = CoatRecommender(model, config.num_users, args.songs, {"chord_ids": chords})
     scorers = {
-        "precomputed": CoatCatalogueScorer(model, chords),
-        "pairwise": CatalogueScorer(model, chords),
+        "precomputed": recommender.score_all,
+        "pairwise": lambda users: pairwise_score_all(recommender, users),
     }
     users = np.arange(args.users, dtype=np.int32)
-    for scorer in scorers.values():  # warm up
-        scorer.score_all(tf.constant(users[:2]))
+    for score_all in scorers.values():  # warm up
+        score_all(tf.constant(users[:2]))
     rates: dict[str, list[float]] = {name: [] for name in scorers}
     for _ in range(args.rounds):
-        for name, scorer in scorers.items():
+        for name, score_all in scorers.items():
             started = time.perf_counter()
             for start in range(0, len(users), args.batch):
-                scorer.score_all(tf.constant(users[start : start + args.batch])).numpy()
+                score_all(tf.constant(users[start : start + args.batch])).numpy()
             rates[name].append(len(users) / (time.perf_counter() - started))
     print(
         f"{args.songs} songs, {args.chords} chords, d={args.embedding_size}, "

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from coat_tf import evaluation
 from coat_tf.fileio import atomic_write_text
-from coat_tf.scoring import make_catalogue_scorer
+from coat_tf.models.recommender import Recommender
 
 
 class ValidationRanking(tf.keras.callbacks.Callback):
@@ -22,22 +22,21 @@ class ValidationRanking(tf.keras.callbacks.Callback):
     The callbacks after it (early stopping, the best checkpoint, TensorBoard) see them.
 
     Args:
+        recommender: the scoring interface of the model being trained (it reads the model's
+            weights when called, so one serves every epoch).
         users: validation users ``[U]``.
         items: their candidates ``[U, C]``, column 0 the held-out positive.
-        chords: the chord table ``[num_songs, L]``.
         k: cut-off.
     """
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, chords: np.ndarray, k: int) -> None:
+    def __init__(
+        self, recommender: Recommender, users: np.ndarray, items: np.ndarray, k: int
+    ) -> None:
         super().__init__()
-        self.users, self.items, self.chords, self.k = users, items, chords, k
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        # the scorer reads the model's weights when called, so one serves every epoch
-        self.scorer = make_catalogue_scorer(self.model, self.chords)
+        self.recommender, self.users, self.items, self.k = recommender, users, items, k
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        result = evaluation.sampled(self.scorer, self.users, self.items, k=self.k)
+        result = evaluation.sampled(self.recommender, self.users, self.items, k=self.k)
         if logs is not None:
             logs["val_hr"] = result.hr
             logs["val_ndcg"] = result.ndcg

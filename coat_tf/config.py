@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from coat_tf.checks import check_choice, check_non_negative, check_positive_int
+from coat_tf.checks import (
+    check_choice,
+    check_finite_non_negative,
+    check_non_negative,
+    check_positive_int,
+)
 from coat_tf.fileio import atomic_write_text
 
-ATTENTION_MODES = ("learned", "uniform")
+#: ``learned``: equations (2) to (4); ``uniform``: every weight ``1 / L`` (the mean chord
+#: embedding); ``ones``: every weight 1 (the sum), the paper's literal ablation "without attention".
+ATTENTION_MODES = ("learned", "uniform", "ones")
 USER_EMBEDDINGS = ("shared", "separate")
+OPTIMIZERS = ("adam", "sgd")
 
 T = TypeVar("T")
 
@@ -31,8 +40,37 @@ def _require(condition: bool, name: str, value: Any, what: str) -> None:
 
 
 @dataclass
+class WmfConfig:
+    """Weighted matrix factorisation (Hu, Koren & Volinsky, 2008) settings besides the factors.
+
+    The confidence of an observed pair is ``c_ui = 1 + alpha * plays_ui`` (1 for the rest); the
+    loss is ``sum_ui c_ui (p_ui - x_u . y_i)^2 + regularization (|x|^2 + |y|^2)``.
+
+    Attributes:
+        regularization: ``lambda``, the L2 penalty on the factors.
+        alpha: confidence growth per play.
+        log_plays: use ``log(1 + plays)`` instead of ``plays`` in the confidence (tames the
+            heavy tail of play counts; Hu et al.'s log scaling uses ``epsilon = 1``).
+    """
+
+    regularization: float = 0.01
+    alpha: float = 1.0
+    log_plays: bool = False
+
+    def __post_init__(self) -> None:
+        check_finite_non_negative("regularization", self.regularization)
+        check_finite_non_negative("alpha", self.alpha)
+        _require(isinstance(self.log_plays, bool), "log_plays", self.log_plays, "true or false")
+
+
+@dataclass
 class ModelConfig:
-    """Shape of a COAT model (and of the baselines that share its inputs).
+    """Shape of a model: COAT and every baseline are built from one of these.
+
+    ``embedding_size`` is the number of **predictive factors** ``F``, as the papers define them:
+    COAT and GMF have embeddings of size ``F`` and COAT's tower ends in ``F`` units; the MLP
+    (and NeuMF's MLP path) has embeddings of ``2^(tower_layers - 1) F`` each and hidden layers
+    ``4F, 2F, F`` (NCF's ``layers = [8F, 4F, 2F, F]`` for three layers); WMF has ``F`` factors.
 
     Attributes:
         num_users: users in the id vocabulary (ids ``0 .. num_users - 1``).
@@ -54,6 +92,12 @@ class ModelConfig:
             "without attention": every position weighs the same).
         l2: L2 regularisation on the embeddings (0 disables it).
         dropout: dropout rate between tower layers.
+        mfcc_coefficients, mfcc_frames: shape of a song's MFCC excerpt (``n_mfcc x frames``), for
+            the audio models; set from the data set.
+        mfcc_pool: the audio models read the mean of every ``mfcc_pool`` consecutive frames
+            (``mfcc_frames // mfcc_pool`` steps), which keeps the per-song table and the encoder
+            small (:mod:`coat_tf.models.audio`).
+        wmf: the WMF baseline's own settings.
     """
 
     num_users: int = 1
@@ -68,12 +112,17 @@ class ModelConfig:
     attention_mode: str = "learned"
     l2: float = 0.0
     dropout: float = 0.0
+    mfcc_coefficients: int = 20
+    mfcc_frames: int = 1292
+    mfcc_pool: int = 8
+    wmf: WmfConfig = field(default_factory=WmfConfig)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        for name in ("num_users", "num_songs", "num_chords", "sequence_length", "embedding_size"):
+        names = ("num_users", "num_songs", "num_chords", "sequence_length", "embedding_size")
+        for name in (*names, "mfcc_coefficients", "mfcc_frames", "mfcc_pool"):
             check_positive_int(name, getattr(self, name))
         if self.attention_size is not None:
             check_positive_int("attention_size", self.attention_size)
@@ -89,7 +138,14 @@ class ModelConfig:
             )
         check_choice("attention_user_embedding", self.attention_user_embedding, USER_EMBEDDINGS)
         check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
-        check_non_negative("l2", self.l2)
+        check_finite_non_negative("l2", self.l2)
+        _require(
+            self.mfcc_frames >= self.mfcc_pool,
+            "mfcc_pool",
+            self.mfcc_pool,
+            f"at most mfcc_frames ({self.mfcc_frames})",
+        )
+        _require(isinstance(self.wmf, WmfConfig), "wmf", self.wmf, "a WmfConfig")
         _require(
             isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
             "dropout",
@@ -107,10 +163,26 @@ class ModelConfig:
         first = self.tower_width or self.embedding_size << (self.tower_layers - 1)
         return [max(first >> i, 1) for i in range(self.tower_layers)]
 
+    @property
+    def mfcc_steps(self) -> int:
+        """Time steps the audio models read: ``mfcc_frames // mfcc_pool``."""
+        return self.mfcc_frames // self.mfcc_pool
+
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (the paper's grid searches batch size, learning rate and ``d``)."""
+    """Optimisation settings (the paper's grid searches batch size, learning rate and ``d``).
+
+    For WMF, ``epochs`` is the maximum number of ALS iterations and ``early_stopping_patience``
+    counts iterations; the batch size, learning rate, negatives and optimizer do not apply.
+
+    ``jit_compile`` compiles the training step with XLA (about twice as fast for NeuMF and GMF
+    on CPU; see the README's performance figures).
+
+    ``pretrain_gmf`` and ``pretrain_mlp`` name run folders of a trained GMF and MLP of the same
+    size on the same data: NeuMF then starts from their weights, the output layer set to
+    ``[alpha h_gmf; (1 - alpha) h_mlp]`` (NCF's pre-training, ``alpha = pretrain_alpha``).
+    """
 
     batch_size: int = 256
     learning_rate: float = 1e-3
@@ -119,6 +191,11 @@ class TrainConfig:
     seed: int = 0
     early_stopping_patience: int = 3
     top_k: int = 10
+    optimizer: str = "adam"
+    jit_compile: bool = True
+    pretrain_gmf: str | None = None
+    pretrain_mlp: str | None = None
+    pretrain_alpha: float = 0.5
 
     def __post_init__(self) -> None:
         self.validate()
@@ -127,10 +204,27 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "negatives", "top_k"):
             check_positive_int(name, getattr(self, name))
         _require(
-            isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
+            isinstance(self.learning_rate, int | float)
+            and not isinstance(self.learning_rate, bool)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0,
             "learning_rate",
             self.learning_rate,
-            "a positive number",
+            "a finite positive number",
+        )
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _require(isinstance(self.jit_compile, bool), "jit_compile", self.jit_compile, "a bool")
+        _require(
+            (self.pretrain_gmf is None) == (self.pretrain_mlp is None),
+            "pretrain_gmf/pretrain_mlp",
+            (self.pretrain_gmf, self.pretrain_mlp),
+            "both set (NeuMF pre-training needs a GMF run and an MLP run) or both unset",
+        )
+        _require(
+            isinstance(self.pretrain_alpha, int | float) and 0 <= self.pretrain_alpha <= 1,
+            "pretrain_alpha",
+            self.pretrain_alpha,
+            "in [0, 1]",
         )
         _require(
             isinstance(self.seed, int) and not isinstance(self.seed, bool),
@@ -172,7 +266,11 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
-_NESTED: dict[str, type] = {"ModelConfig": ModelConfig, "TrainConfig": TrainConfig}
+_NESTED: dict[str, type] = {
+    "ModelConfig": ModelConfig,
+    "TrainConfig": TrainConfig,
+    "WmfConfig": WmfConfig,
+}
 
 
 def to_json(config: Any) -> str:

@@ -17,7 +17,9 @@ gets HR = 0 rather than a lucky hit, and nothing depends on the order of the can
   known history at test time). Sampled metrics can rank models differently from these
   (Krichene & Rendle, KDD 2020), so both are reported.
 
-:func:`full_catalogue_tfrs` computes the full-catalogue figures of a dot-product model (GMF)
+Every model is scored through its :class:`~coat_tf.models.Recommender`: ``score_pairs`` for the
+sampled candidates, ``score_all`` for the full catalogue. :func:`full_catalogue_tfrs` computes
+the full-catalogue figures of a dot-product model (GMF, WMF) from its ``dot_product_tables``
 with TensorFlow Recommenders' ``BruteForce`` index and its exclusions; it ranks ties by index
 rather than against the model, the only way it can differ from :func:`full_catalogue`.
 """
@@ -31,7 +33,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
-from coat_tf.scoring import CatalogueScorer
+from coat_tf.models.recommender import Recommender
 
 
 @dataclass
@@ -80,12 +82,12 @@ def _metrics(ranks: np.ndarray, k: int, started: float) -> RankingMetrics:
 
 
 def sampled(
-    scorer: CatalogueScorer, users: np.ndarray, items: np.ndarray, k: int = 10, batch: int = 256
+    scorer: Recommender, users: np.ndarray, items: np.ndarray, k: int = 10, batch: int = 256
 ) -> RankingMetrics:
     """HR@k and NDCG@k of the positive (column 0 of ``items``) against the other columns.
 
     Args:
-        scorer: scores aligned user-song pairs.
+        scorer: the model's scoring interface (``score_pairs``).
         users: int ``[U]``.
         items: int ``[U, C]``, column 0 the held-out positive.
         k: cut-off.
@@ -105,7 +107,7 @@ def sampled(
 
 
 def full_catalogue(
-    scorer: CatalogueScorer,
+    scorer: Recommender,
     users: np.ndarray,
     positives: np.ndarray,
     exclude: Sequence[np.ndarray],
@@ -115,7 +117,7 @@ def full_catalogue(
     """HR@k and NDCG@k of each held-out song against the whole catalogue.
 
     Args:
-        scorer: scores every song for a batch of users.
+        scorer: the model's scoring interface (``score_all``).
         users: int ``[U]``.
         positives: int ``[U]``, the held-out song of each user.
         exclude: per user, the song indices that do not compete (e.g. their training songs).
@@ -141,8 +143,7 @@ def full_catalogue(
 
 
 def full_catalogue_tfrs(
-    queries: tf.Tensor,
-    candidates: tf.Tensor,
+    scorer: Recommender,
     users: np.ndarray,
     positives: np.ndarray,
     exclude: Sequence[np.ndarray],
@@ -152,13 +153,17 @@ def full_catalogue_tfrs(
     """Full-catalogue HR@k and NDCG@k of a dot-product model through TFRS ``BruteForce``.
 
     Args:
-        queries: ``[num_users, d]`` query table; the score of song ``i`` for user ``u`` is
-            ``queries[u] . candidates[i]``.
-        candidates: ``[num_songs, d]``.
+        scorer: a dot-product model's scoring interface: ``dot_product_tables()`` gives the
+            query table ``[num_users, d]`` and the candidate table ``[num_songs, d]``, and the
+            model ranks song ``i`` for user ``u`` by ``queries[u] . candidates[i]``.
         users, positives, exclude, k, batch: as in :func:`full_catalogue`.
+
+    Raises:
+        coat_tf.models.Unsupported: the model is not a dot-product model.
     """
     import tensorflow_recommenders as tfrs
 
+    queries, candidates = scorer.dot_product_tables()
     started = time.perf_counter()
     index = tfrs.layers.factorized_top_k.BruteForce(k=k)
     index.index(tf.convert_to_tensor(candidates))

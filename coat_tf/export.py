@@ -16,23 +16,25 @@ Layout (the TensorFlow Serving one: a folder per model name, a folder per intege
 need it. The folder is built under a temporary name and renamed when complete.
 
 Signatures. Every id is an **index** (``int32``), not an original id: ``users.tsv`` and
-``songs.tsv`` map original ids to indices (``coat_tf.recommend`` does this lookup).
+``songs.tsv`` map original ids to indices (``coat_tf.recommend`` does this lookup). Every model
+(:mod:`coat_tf.models`) is exported through its scoring interface, the
+:class:`~coat_tf.models.Recommender`, so every export has the first two:
 
-- ``serving_default``: ``user_id [N], song_id [N] -> score [N]``, the listening probability;
-  the song's chord ids are looked up inside the model.
-- ``score_chords`` (COAT and its ablation only; NeuMF has no chord input, so it is omitted):
-  ``user_id [N], chord_ids [N, L] -> score [N], attention [N, L]``, for a song with new audio.
-  A new song has no song embedding ``Q[i]``; its GMF term uses the mean song embedding
-  ``mean_j Q[j]`` (the catalogue's average song)::
-
-      score = tower([P[u] * mean_j Q[j]; Att(e_u, chord_ids)])
-
-  The attention weights do not depend on ``Q`` at all, so they are the weights the model gives
-  any song with these chords.
+- ``serving_default``: ``user_id [N], song_id [N] -> score [N]``: the listening probability
+  (WMF: the preference ``x_u . y_i``); song content (chords, MFCCs) is looked up inside.
 - ``recommend``: ``user_id [U], k (scalar) -> song_ids [U, k'], scores [U, k']`` with
   ``k' = min(k, num_songs)``: the top songs of the catalogue by score, best first, the user's
   training songs excluded. Where fewer than ``k'`` songs remain, the last slots hold song id
   ``-1`` and score ``0``.
+
+and the models that read song content can score a song with new audio (``score_new_songs``; a
+new song has no song embedding, so the catalogue's mean song embedding stands in for it):
+
+- ``score_chords`` (COAT and its ablations): ``user_id [N], chord_ids [N, L] -> score [N],
+  attention [N, L]``. The attention weights do not depend on the song embedding at all, so they
+  are the weights the model gives any song with these chords.
+- ``score_mfcc`` (NeuMF+CNN, NeuMF+LSTM): ``user_id [N], mfcc [N, n_mfcc, frames] -> score
+  [N]``, from an MFCC excerpt as ``prepare --mfcc`` computes it.
 
 Out-of-range ids and ``k < 1`` fail with ``InvalidArgumentError`` naming the input.
 
@@ -55,9 +57,8 @@ import tensorflow as tf
 from coat_tf import __version__
 from coat_tf.config import RunConfig, save, to_dict
 from coat_tf.fileio import atomic_directory, atomic_write_text
-from coat_tf.models.coat import ATTENTION_LAYER, GMF_LAYER
-from coat_tf.models.inputs import CHORD_IDS
-from coat_tf.scoring import make_catalogue_scorer
+from coat_tf.models.recommender import Recommender
+from coat_tf.schema import CHORD_IDS, MFCC
 
 EXPORT_FORMAT_VERSION = 1
 EXTRA_DIR = "assets.extra"
@@ -70,6 +71,7 @@ MANIFEST_FILE = "manifest.json"
 
 SERVING_DEFAULT = "serving_default"
 SCORE_CHORDS = "score_chords"
+SCORE_MFCC = "score_mfcc"
 RECOMMEND = "recommend"
 EXCLUDE = ("train", "all")
 
@@ -85,35 +87,27 @@ def _id_check(ids: tf.Tensor, limit: int, name: str) -> None:
 
 
 class ServingModule(tf.Module):
-    """The exported object: the model, its catalogue scorer and the training exclusions.
+    """The exported object: a model's scoring interface and the training exclusions.
 
     Args:
-        model: a model with inputs ``user_id``, ``song_id`` and optionally ``chord_ids``.
-        chords: int32 ``[num_songs, L]``, every song's chord ids.
+        recommender: the model's :class:`~coat_tf.models.Recommender` (its variables, the
+            model's weights and song tables, are saved with it).
         exclusions: for each user index, the song indices ``recommend`` never returns.
-        song_chunk: songs scored at once by ``recommend`` (bounds memory).
 
     The exclusions are stored as a ragged table (``values`` int32 ``[nnz]``, ``row_splits``
     int64 ``[num_users + 1]``, both non-trainable variables), so they cost ``O(interactions)``
     rather than ``num_users x num_songs``.
     """
 
-    def __init__(
-        self,
-        model: tf.keras.Model,
-        chords: np.ndarray,
-        exclusions: list[np.ndarray],
-        song_chunk: int | None = None,
-    ) -> None:
+    def __init__(self, recommender: Recommender, exclusions: list[np.ndarray]) -> None:
         super().__init__(name="coat_serving")
-        chords = np.asarray(chords, dtype=np.int32)
-        if chords.ndim != 2:
-            raise ValueError(f"chords must be [num_songs, L], got shape {chords.shape}")
-        self.model = model
-        self.scorer = make_catalogue_scorer(model, chords, song_chunk)
-        self.num_songs = int(chords.shape[0])
-        self.num_users = len(exclusions)
-        self.sequence_length = int(chords.shape[1])
+        if len(exclusions) != recommender.num_users:
+            raise ValueError(
+                f"exclusions cover {len(exclusions)} users, the model has {recommender.num_users}"
+            )
+        self.recommender = recommender
+        self.num_songs = recommender.num_songs
+        self.num_users = recommender.num_users
         lengths = np.array([len(e) for e in exclusions], dtype=np.int64)
         values = np.concatenate([np.asarray(e, np.int32) for e in exclusions] or [[]])
         if len(values) and (values.min() < 0 or values.max() >= self.num_songs):
@@ -129,22 +123,17 @@ class ServingModule(tf.Module):
         self.recommend = tf.function(
             self._recommend, input_signature=[ids, tf.TensorSpec([], tf.int32, name="k")]
         )
-        layers = {layer.name for layer in model.layers}
-        self.has_chords = (
-            CHORD_IDS in model.input_names
-            and {
-                ATTENTION_LAYER,
-                GMF_LAYER,
-                "tower",
-            }
-            <= layers
-        )
-        if self.has_chords:
+        self.content_input = recommender.content_input
+        if self.content_input == CHORD_IDS:
+            self.sequence_length = recommender.sequence_length
             chord_spec = tf.TensorSpec([None, self.sequence_length], tf.int32, name="chord_ids")
             self.score_chords = tf.function(self._score_chords, input_signature=[ids, chord_spec])
             self.song_chords = tf.function(
                 self._song_chords, input_signature=[tf.TensorSpec([None], tf.int32, name="song_id")]
             )
+        elif self.content_input == MFCC:
+            mfcc_spec = tf.TensorSpec([None, *recommender.mfcc_shape], tf.float32, name="mfcc")
+            self.score_mfcc = tf.function(self._score_mfcc, input_signature=[ids, mfcc_spec])
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """The serving signatures by name (see the module docstring)."""
@@ -152,42 +141,37 @@ class ServingModule(tf.Module):
             SERVING_DEFAULT: self.score.get_concrete_function(),
             RECOMMEND: self.recommend.get_concrete_function(),
         }
-        if self.has_chords:
+        if self.content_input == CHORD_IDS:
             out[SCORE_CHORDS] = self.score_chords.get_concrete_function()
+        elif self.content_input == MFCC:
+            out[SCORE_MFCC] = self.score_mfcc.get_concrete_function()
         return out
 
     def _score(self, user_id: tf.Tensor, song_id: tf.Tensor) -> dict[str, tf.Tensor]:
         _id_check(user_id, self.num_users, "user_id")
         _id_check(song_id, self.num_songs, "song_id")
-        return {"score": self.scorer.score_pairs(user_id, song_id)}
+        return {"score": self.recommender.score_pairs(user_id, song_id)}
 
     def _song_chords(self, song_id: tf.Tensor) -> tf.Tensor:
         _id_check(song_id, self.num_songs, "song_id")
-        return tf.gather(self.scorer.chords, song_id)
+        return self.recommender.song_chords(song_id)
 
     def _score_chords(self, user_id: tf.Tensor, chord_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         _id_check(user_id, self.num_users, "user_id")
-        num_chords = self.model.get_layer(ATTENTION_LAYER).num_chords
-        _id_check(chord_ids, num_chords, "chord_ids")
-        gmf = self.model.get_layer(GMF_LAYER)
-        attention = self.model.get_layer(ATTENTION_LAYER)
-        names = {layer.name for layer in self.model.layers}
-        table = (
-            self.model.get_layer("attention_user_embedding").embeddings
-            if "attention_user_embedding" in names
-            else gmf.user_embeddings
-        )
-        mean_song = tf.reduce_mean(gmf.song_embeddings, axis=0)  # [d]
-        gmf_out = tf.gather(gmf.user_embeddings, user_id) * mean_song[None, :]
-        attended, weights = attention([tf.gather(table, user_id), chord_ids])
-        features = tf.concat([gmf_out, attended], axis=-1)
-        score = self.model.get_layer("tower")(features, training=False)
-        return {"score": score, "attention": weights}
+        _id_check(chord_ids, self.recommender.num_chords, "chord_ids")
+        return {
+            "score": self.recommender.score_new_songs(user_id, chord_ids),
+            "attention": self.recommender.attention(user_id, chord_ids),
+        }
+
+    def _score_mfcc(self, user_id: tf.Tensor, mfcc: tf.Tensor) -> dict[str, tf.Tensor]:
+        _id_check(user_id, self.num_users, "user_id")
+        return {"score": self.recommender.score_new_songs(user_id, mfcc)}
 
     def _recommend(self, user_id: tf.Tensor, k: tf.Tensor) -> dict[str, tf.Tensor]:
         _id_check(user_id, self.num_users, "user_id")
         tf.debugging.assert_positive(k, message="k must be >= 1")
-        scores = self.scorer.score_all(user_id)  # [U, S]
+        scores = self.recommender.score_all(user_id)  # [U, S]
         table = tf.RaggedTensor.from_row_splits(
             self.exclusion_values, self.exclusion_splits, validate=False
         )
@@ -228,14 +212,11 @@ def next_version(model_root: str | os.PathLike) -> int:
     return max(versions, default=0) + 1
 
 
-def _check_sizes(model: tf.keras.Model, data, run_config: RunConfig) -> None:
+def _check_sizes(recommender: Recommender, data, run_config: RunConfig) -> None:
     config = run_config.model
-    expected = {
-        "num_users": data.num_users,
-        "num_songs": data.num_songs,
-        "sequence_length": int(np.asarray(data.chords).shape[1]),
-    }
-    if CHORD_IDS in model.input_names:
+    expected = {"num_users": data.num_users, "num_songs": data.num_songs}
+    if recommender.content_input == CHORD_IDS:
+        expected["sequence_length"] = int(np.asarray(data.chords).shape[1])
         expected["num_chords"] = data.num_chords
     for field_name, value in expected.items():
         if getattr(config, field_name) != value:
@@ -243,8 +224,11 @@ def _check_sizes(model: tf.keras.Model, data, run_config: RunConfig) -> None:
                 f"run_config.model.{field_name} is {getattr(config, field_name)} but the data set "
                 f"{getattr(data, 'path', '')} has {value}: the model was not built for this data"
             )
-    if np.asarray(data.chords).shape[0] != data.num_songs:
-        raise ValueError(f"data.chords has {len(data.chords)} rows for {data.num_songs} songs")
+    if (recommender.num_users, recommender.num_songs) != (data.num_users, data.num_songs):
+        raise ValueError(
+            f"the model scores {recommender.num_users} users and {recommender.num_songs} songs, "
+            f"the data set {getattr(data, 'path', '')} has {data.num_users} and {data.num_songs}"
+        )
 
 
 def _write_tables(folder: Path, data) -> None:
@@ -260,28 +244,26 @@ def _write_tables(folder: Path, data) -> None:
 
 
 def export_model(
-    model: tf.keras.Model,
+    recommender: Recommender,
     data,
     run_config: RunConfig,
     out_root: str | os.PathLike = "saved_models",
     name: str | None = None,
     version: int | None = None,
     exclude: str = "train",
-    song_chunk: int | None = None,
 ) -> Path:
-    """Export ``model`` to ``out_root/name/version`` (see the module docstring).
+    """Export a trained model to ``out_root/name/version`` (see the module docstring).
 
     Args:
-        model: a trained model built for ``data`` (COAT, its ablation, or NeuMF).
+        recommender: the scoring interface of a trained model built for ``data``.
         data: the :class:`~coat_tf.data.PreparedDataset` it was trained on.
         run_config: written as ``config.json``.
         out_root: the folder of all exported models.
-        name: the model folder; defaults to ``model.name`` (``coat``, ``coat_uniform``,
-            ``neumf``).
+        name: the model folder; defaults to the model's name (``coat``, ``coat_uniform``,
+            ``gmf``, ``neumf_cnn``, ``wmf``, ...).
         version: a positive integer; defaults to one more than the highest existing version.
         exclude: songs ``recommend`` leaves out per user: ``"train"`` (training songs) or
             ``"all"`` (also the validation and test positives).
-        song_chunk: songs scored at once by ``recommend`` (``None``: the scorer's default).
 
     Returns:
         The version folder.
@@ -290,14 +272,14 @@ def export_model(
         ValueError: a bad name or version, or a model whose sizes differ from the data set.
         FileExistsError: the version folder exists.
     """
-    name = name or model.name
+    name = name or recommender.name
     if not _NAME.match(name):
         raise ValueError(f"export name must match {_NAME.pattern}, got {name!r}")
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int) or version < 1
     ):
         raise ValueError(f"version must be a positive integer, got {version!r}")
-    _check_sizes(model, data, run_config)
+    _check_sizes(recommender, data, run_config)
     model_root = Path(out_root) / name
     version = version if version is not None else next_version(model_root)
     target = model_root / str(version)
@@ -305,7 +287,7 @@ def export_model(
         raise FileExistsError(f"{target} already exists (choose another version)")
     started = time.perf_counter()
     exclusions = training_exclusions(data, exclude)
-    module = ServingModule(model, data.chords, exclusions, song_chunk)
+    module = ServingModule(recommender, exclusions)
     signatures = module.signatures()
     with atomic_directory(target) as tmp:
         tf.saved_model.save(module, str(tmp), signatures=signatures)
@@ -318,13 +300,15 @@ def export_model(
             "coat_tf_version": __version__,
             "name": name,
             "version": version,
-            "model": model.name,
+            "model": recommender.name,
+            "model_name": run_config.model_name,
+            "score": "probability" if recommender.score_is_probability else "preference",
             "signatures": sorted(signatures),
             "id_dtype": "int32",
             "num_users": data.num_users,
             "num_songs": data.num_songs,
             "num_chords": data.num_chords,
-            "sequence_length": module.sequence_length,
+            "sequence_length": int(np.asarray(data.chords).shape[1]),
             "exclude": exclude,
             "excluded_pairs": int(sum(len(e) for e in exclusions)),
             "data_content_hash": (getattr(data, "manifest", None) or {}).get("content_hash"),

@@ -1,4 +1,10 @@
-"""Where the real shared data lives: ``$COAT_SHARED_DATA``, else ``../shared/data``."""
+"""Where things live: the real shared data, and the cache of derived files.
+
+- ``$COAT_SHARED_DATA``, else ``../shared/data`` beside the checkout: real data for tests and
+  benchmarks.
+- ``$COAT_CACHE_DIR``, else ``~/.cache/coat_tf``: the chord and MFCC caches, the demo data set
+  and its prepared forms.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import os
 from pathlib import Path
 
 SHARED_DATA_ENV = "COAT_SHARED_DATA"
+CACHE_ENV = "COAT_CACHE_DIR"
 
 
 def shared_data_dir() -> Path:
@@ -14,3 +21,9 @@ def shared_data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """The cache of derived files: ``$COAT_CACHE_DIR``, else ``~/.cache/coat_tf``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "coat_tf"

@@ -1,7 +1,20 @@
-"""One training run: fit with validation each epoch, keep the best weights, test, export."""
+"""One training run: fit with validation each epoch, keep the best weights, test, export.
+
+Every model goes through the same steps and the same evaluator; only the fitting differs:
+
+- the Keras models (:func:`fit_keras`): Adam (or SGD) on binary cross-entropy over each
+  positive and ``negatives`` fresh sampled negatives per epoch;
+- WMF (:func:`fit_wmf`): one ALS iteration per "epoch".
+
+After every epoch the sampled validation HR/NDCG are computed; the weights with the best
+validation NDCG are kept, training stops after ``patience`` epochs without improvement, and the
+test figures are those of the best weights. The test split is read only by
+:func:`evaluate_test`, which ``evaluate_test=False`` (the tuner) never calls.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,16 +23,29 @@ import tensorflow as tf
 
 from coat_tf import evaluation
 from coat_tf.callbacks import BestWeights, ValidationRanking
-from coat_tf.config import RunConfig
+from coat_tf.config import RunConfig, TrainConfig
 from coat_tf.data import PreparedDataset, make_train_dataset
-from coat_tf.models import build_model
-from coat_tf.models.coat import ATTENTION_LAYER
-from coat_tf.scoring import make_catalogue_scorer
+from coat_tf.fileio import atomic_write_text
+from coat_tf.models import (
+    ModelSpec,
+    WmfRecommender,
+    WmfTrainer,
+    get_spec,
+    load_pretrained,
+    song_tables,
+)
+from coat_tf.models.recommender import Recommender
+from coat_tf.models.wmf import confidence_matrix
+from coat_tf.runs import best_factors_path, load_keras_model
+
+WMF_STATE = "wmf_state.npz"
 
 
-def _attention_callback(model: tf.keras.Model, data: PreparedDataset, log_dir: Path, seed: int):
-    """TensorBoard attention summaries for models that have a chord attention layer."""
-    if ATTENTION_LAYER not in {layer.name for layer in model.layers}:
+def _attention_callback(
+    recommender: Recommender, data: PreparedDataset, log_dir: Path, seed: int
+) -> tf.keras.callbacks.Callback | None:
+    """TensorBoard attention summaries for models that have a chord attention."""
+    if not recommender.has_attention:
         return None
     from coat_tf.inspection import AttentionSummary, choose_probes, song_display_names
 
@@ -28,6 +54,7 @@ def _attention_callback(model: tf.keras.Model, data: PreparedDataset, log_dir: P
         str(log_dir),
         probes,
         list(data.vocabulary.labels),
+        recommender,
         user_names=data.user_ids,
         song_names=song_display_names(data),
     )
@@ -39,6 +66,198 @@ def exclusions_at_test(data: PreparedDataset) -> list[np.ndarray]:
     return evaluation.training_exclusions(data.train_items_by_user(), data.test.users, valid_song)
 
 
+def _optimizer(train: TrainConfig) -> tf.keras.optimizers.Optimizer:
+    if train.optimizer == "sgd":
+        return tf.keras.optimizers.SGD(train.learning_rate)
+    return tf.keras.optimizers.Adam(train.learning_rate)
+
+
+def _use_xla(train: TrainConfig, strategy: tf.distribute.Strategy) -> bool:
+    """XLA as configured, except for several replicas on logical CPU devices, where XLA
+    cannot reach the other devices' variables (TensorFlow's known XLA issue "tf.Variable on a
+    different device")."""
+    cpu_replicas = strategy.num_replicas_in_sync > 1 and not tf.config.list_logical_devices("GPU")
+    return train.jit_compile and not cpu_replicas
+
+
+def fit_keras(
+    run: RunConfig,
+    spec: ModelSpec,
+    data: PreparedDataset,
+    tables: dict[str, np.ndarray],
+    run_dir: Path,
+    strategy: tf.distribute.Strategy,
+    verbose: bool,
+    inspect: bool,
+) -> tuple[Recommender, dict]:
+    """Train a Keras model; returns its scoring interface (best weights loaded) and figures."""
+    train = run.train
+    with strategy.scope():
+        model = spec.build(run.model)
+        if train.pretrain_gmf:
+            _pretrain(model, run)
+        model.compile(
+            optimizer=_optimizer(train),
+            loss=tf.keras.losses.BinaryCrossentropy(),
+            jit_compile=_use_xla(train, strategy),
+        )
+    recommender = spec.wrap(model, run.model, tables)
+    dataset = make_train_dataset(
+        data,
+        batch_size=train.batch_size,
+        negatives=train.negatives,
+        seed=train.seed,
+        song_tables=tables,
+    )
+    tensorboard_dir = run_dir / "tensorboard"
+    best = BestWeights(run_dir)
+    callbacks = [
+        ValidationRanking(recommender, data.valid.users, data.valid.items, train.top_k),
+        best,
+        tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        tf.keras.callbacks.EarlyStopping(
+            monitor="val_ndcg", mode="max", patience=train.early_stopping_patience
+        ),
+        tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0),
+    ]
+    attention = (
+        _attention_callback(recommender, data, tensorboard_dir, train.seed) if inspect else None
+    )
+    if attention is not None:
+        callbacks.append(attention)
+
+    started = time.perf_counter()
+    history = model.fit(
+        dataset, epochs=train.epochs, callbacks=callbacks, verbose=2 if verbose else 0
+    )
+    seconds = time.perf_counter() - started
+    epochs_run = len(history.history.get("loss", []))
+    if best.exists():
+        model.load_weights(str(best.weights_prefix)).expect_partial()
+    examples = epochs_run * len(data.train) * (1 + train.negatives)
+    return recommender, {
+        "best": best.best,
+        "epochs": epochs_run,
+        "train_seconds": seconds,
+        "examples_per_second": examples / max(seconds, 1e-9),
+    }
+
+
+def _pretrain(model: tf.keras.Model, run: RunConfig) -> None:
+    """NCF pre-training: NeuMF from a GMF run and an MLP run (see ``TrainConfig``)."""
+    if run.model_name != "neumf":
+        raise ValueError(f"pre-training applies to neumf only, not {run.model_name!r}")
+    gmf_run, gmf = load_keras_model(run.train.pretrain_gmf, expect_model="gmf")
+    mlp_run, mlp = load_keras_model(run.train.pretrain_mlp, expect_model="mlp")
+    for name, other in (("GMF", gmf_run), ("MLP", mlp_run)):
+        if other.model.embedding_size != run.model.embedding_size:
+            raise ValueError(
+                f"the pre-trained {name} has {other.model.embedding_size} predictive factors, "
+                f"this NeuMF {run.model.embedding_size}"
+            )
+        if other.data_dir and run.data_dir and Path(other.data_dir) != Path(run.data_dir):
+            raise ValueError(
+                f"the pre-trained {name} was trained on {other.data_dir}, not {run.data_dir}"
+            )
+    load_pretrained(model, gmf, mlp, alpha=run.train.pretrain_alpha)
+
+
+def fit_wmf(
+    run: RunConfig, data: PreparedDataset, run_dir: Path, verbose: bool
+) -> tuple[Recommender, dict]:
+    """WMF by ALS, one iteration per epoch, validation NDCG after each (see the module doc).
+
+    The state after each iteration is kept in ``wmf_state.npz``, so a killed run continues
+    from its last finished iteration; the best factors are in ``best/factors.npz``.
+    """
+    train = run.train
+    confidence = confidence_matrix(
+        data.train["user"].to_numpy(),
+        data.train["song"].to_numpy(),
+        data.train["play_count"].to_numpy(),
+        data.num_users,
+        data.num_songs,
+        run.model.wmf,
+    )
+    trainer = WmfTrainer(confidence, run.model.embedding_size, run.model.wmf, seed=train.seed)
+    best = BestWeights.read(run_dir)
+    state_path = run_dir / WMF_STATE
+    if state_path.is_file():
+        with np.load(state_path) as state:
+            trainer.model.user_factors = state["users"]
+            trainer.model.item_factors = state["songs"]
+            trainer.iterations = int(state["iterations"])
+    recommender = WmfRecommender(
+        np.zeros((data.num_users, run.model.embedding_size), np.float32),
+        np.zeros((data.num_songs, run.model.embedding_size), np.float32),
+    )
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "validation"))
+    started = time.perf_counter()
+    done_here = 0
+    while trainer.iterations < train.epochs:
+        since_best = trainer.iterations - best["epoch"] if best else 0
+        if since_best > 0 and since_best >= train.early_stopping_patience:
+            break
+        trainer.step()
+        done_here += 1
+        recommender.assign(*trainer.factors())
+        result = evaluation.sampled(recommender, data.valid.users, data.valid.items, train.top_k)
+        iteration = trainer.iterations
+        with writer.as_default(step=iteration - 1):
+            tf.summary.scalar("val_hr", result.hr)
+            tf.summary.scalar("val_ndcg", result.ndcg)
+        if verbose:
+            print(f"iteration {iteration}: val_hr {result.hr:.4f}  val_ndcg {result.ndcg:.4f}")
+        if not best or result.ndcg > best["val_ndcg"]:
+            recommender.save(best_factors_path(run_dir))
+            best = {"epoch": iteration, "val_hr": result.hr, "val_ndcg": result.ndcg}
+            atomic_write_text(run_dir / "best.json", json.dumps(best, indent=2) + "\n")
+        _save_state(state_path, trainer)
+    seconds = time.perf_counter() - started
+    writer.close()
+    if best:
+        recommender = WmfRecommender.load(best_factors_path(run_dir))
+    return recommender, {
+        "best": best,
+        "epochs": trainer.iterations,
+        "train_seconds": seconds,
+        "iterations_per_second": done_here / max(seconds, 1e-9),
+    }
+
+
+def _save_state(path: Path, trainer: WmfTrainer) -> None:
+    import io
+
+    from coat_tf.fileio import atomic_write_bytes
+
+    users, songs = trainer.factors()
+    buffer = io.BytesIO()
+    np.savez(buffer, users=users, songs=songs, iterations=trainer.iterations)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def evaluate_test(
+    recommender: Recommender, data: PreparedDataset, k: int, full_catalogue: bool = True
+) -> dict:
+    """Test HR@k / NDCG@k: sampled (the stored negatives) and over the full catalogue; for a
+    dot-product model also through TFRS ``BruteForce`` (a cross-check of the full figures)."""
+    test = {"sampled": evaluation.sampled(recommender, data.test.users, data.test.items, k=k)}
+    if full_catalogue:
+        exclude = exclusions_at_test(data)
+        test["full_catalogue"] = evaluation.full_catalogue(
+            recommender, data.test.users, data.test.positives, exclude, k=k
+        )
+        if recommender.is_dot_product:
+            test["full_catalogue_tfrs"] = evaluation.full_catalogue_tfrs(
+                recommender, data.test.users, data.test.positives, exclude, k=k
+            )
+    out = {name: result.to_dict() for name, result in test.items()}
+    for name, result in test.items():
+        if name != "sampled":
+            out[name]["users_per_second"] = result.users / max(result.seconds, 1e-9)
+    return out
+
+
 def train_and_evaluate(
     run: RunConfig,
     data: PreparedDataset,
@@ -48,87 +267,45 @@ def train_and_evaluate(
     export_dir: Path | None = None,
     verbose: bool = True,
     inspect: bool = True,
-) -> tuple[dict, tf.keras.Model]:
+    evaluate_on_test: bool = True,
+) -> tuple[dict, Recommender]:
     """Train ``run.model_name`` on ``data``.
 
-    Returns the figures written to ``metrics.json`` and the model with its best weights.
+    Returns the figures written to ``metrics.json`` and the model's scoring interface with its
+    best weights. A run killed mid-way continues from its last finished epoch when started
+    again on the same ``run_dir``. ``inspect`` adds the TensorBoard attention summaries.
+    ``evaluate_on_test=False`` never reads the test split (hyperparameter search); it also skips
+    the export.
 
-    Adam on binary cross-entropy over the positives and ``negatives`` fresh sampled negatives
-    per positive each epoch. After every epoch the sampled validation HR/NDCG are computed;
-    the weights with the best validation NDCG are kept, training stops after ``patience``
-    epochs without improvement, and the test figures are those of the best weights. A run
-    killed mid-way continues from its last finished epoch when started again on the same
-    ``run_dir`` (``BackupAndRestore``). ``inspect`` adds the TensorBoard attention summaries.
+    Raises:
+        coat_tf.models.MissingContentError: the model reads content the data set lacks.
     """
-    train = run.train
-    tf.keras.utils.set_random_seed(train.seed)
+    spec = get_spec(run.model_name)
+    tables = song_tables(spec, data, run.model)
+    tf.keras.utils.set_random_seed(run.train.seed)
     strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        model = build_model(run.model_name, run.model)
-        model.compile(
-            optimizer=tf.keras.optimizers.Adam(train.learning_rate),
-            loss=tf.keras.losses.BinaryCrossentropy(),
-        )
-    dataset = make_train_dataset(
-        data, batch_size=train.batch_size, negatives=train.negatives, seed=train.seed
-    )
-    names = set(model.input_names)
-    dataset = dataset.map(lambda x, y: ({k: v for k, v in x.items() if k in names}, y))
-
-    tensorboard_dir = run_dir / "tensorboard"
-    best = BestWeights(run_dir)
-    callbacks = [
-        ValidationRanking(data.valid.users, data.valid.items, data.chords, train.top_k),
-        best,
-        tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        tf.keras.callbacks.EarlyStopping(
-            monitor="val_ndcg", mode="max", patience=train.early_stopping_patience
-        ),
-        tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0),
-    ]
-    attention = _attention_callback(model, data, tensorboard_dir, train.seed) if inspect else None
-    if attention is not None:
-        callbacks.append(attention)
-
-    started = time.perf_counter()
-    history = model.fit(
-        dataset, epochs=train.epochs, callbacks=callbacks, verbose=2 if verbose else 0
-    )
-    train_seconds = time.perf_counter() - started
-    epochs_run = len(history.history.get("loss", []))
-    examples = epochs_run * len(data.train) * (1 + train.negatives)
-
-    if best.exists():
-        model.load_weights(str(best.weights_prefix)).expect_partial()
-    scorer = make_catalogue_scorer(model, data.chords)
-    k = train.top_k
-    test = {"sampled": evaluation.sampled(scorer, data.test.users, data.test.items, k=k).to_dict()}
-    if full_catalogue:
-        full = evaluation.full_catalogue(
-            scorer, data.test.users, data.test.positives, exclusions_at_test(data), k=k
-        )
-        test["full_catalogue"] = {
-            **full.to_dict(),
-            "users_per_second": full.users / max(full.seconds, 1e-9),
-        }
+    if spec.trainer == "als":
+        recommender, fit = fit_wmf(run, data, run_dir, verbose)
+    else:
+        recommender, fit = fit_keras(run, spec, data, tables, run_dir, strategy, verbose, inspect)
+    best = fit.pop("best")
     metrics = {
         "model": run.model_name,
         "data": str(data.path),
         "data_hash": data.manifest.get("content_hash"),
-        "k": k,
-        "test": test,
+        "k": run.train.top_k,
         "validation": {
-            "hr": best.best.get("val_hr", float("nan")),
-            "ndcg": best.best.get("val_ndcg", float("nan")),
+            "hr": best.get("val_hr", float("nan")),
+            "ndcg": best.get("val_ndcg", float("nan")),
         },
-        "best_epoch": best.best.get("epoch", 0),
-        "epochs": epochs_run,
-        "train_seconds": train_seconds,
-        "examples_per_second": examples / max(train_seconds, 1e-9),
+        "best_epoch": best.get("epoch", 0),
+        **fit,
         "replicas": strategy.num_replicas_in_sync,
     }
-    if export_dir is not None:
-        from coat_tf.export import export_model
+    if evaluate_on_test:
+        metrics["test"] = evaluate_test(recommender, data, run.train.top_k, full_catalogue)
+        if export_dir is not None:
+            from coat_tf.export import export_model
 
-        metrics["export"] = str(export_model(model, data, run, out_root=export_dir))
-    return metrics, model
+            metrics["export"] = str(export_model(recommender, data, run, out_root=export_dir))
+    return metrics, recommender

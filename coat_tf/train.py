@@ -4,16 +4,19 @@ With no arguments it prepares (or reuses) the simulated demo data set, trains CO
 it on the test split (sampled and full-catalogue HR/NDCG), writes TensorBoard logs, exports a
 SavedModel under ``saved_models/`` and prints a summary. ``--help`` lists the options.
 
+``--model`` takes any model of :data:`coat_tf.models.MODELS`: COAT, its ablations and every
+baseline of the paper, trained, evaluated and exported the same way.
+
 A run folder holds ``config.json`` (the resolved :class:`~coat_tf.config.RunConfig`),
-``metrics.json``, ``best/`` (weights checkpoint) and ``best.json`` (the epoch with the best
-validation NDCG), ``backup/`` (the state ``--resume`` continues from) and ``tensorboard/``.
+``metrics.json``, ``best/`` (weights checkpoint, or WMF's factors) and ``best.json`` (the epoch
+with the best validation NDCG), ``backup/`` (the state ``--resume`` continues from) and
+``tensorboard/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
@@ -25,6 +28,7 @@ from coat_tf import config as cfg
 from coat_tf.config import ModelConfig, RunConfig
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import MODELS
+from coat_tf.schema import MFCC
 
 #: The embedding size of a run on the demo data when neither ``--config`` nor
 #: ``--embedding-size`` sets one: the size COAT's validation NDCG chose among 8, 16, 32 and 64
@@ -40,10 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
         "the simulated demo data set.",
     )
     parser.add_argument("--data", help="prepared data set folder (default: the demo data set)")
-    parser.add_argument("--model", choices=sorted(MODELS), help="model to train (default coat)")
+    parser.add_argument(
+        "--model",
+        choices=list(MODELS),
+        help="model to train (default coat): "
+        + "; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items()),
+    )
     parser.add_argument("--config", help="JSON RunConfig file; command-line options override it")
     parser.add_argument(
-        "--embedding-size", type=int, help="d, the embedding size (default 64; 16 on the demo data)"
+        "--embedding-size",
+        type=int,
+        help="predictive factors F: the embedding size of COAT and GMF, WMF's factors, the last "
+        "hidden layer of the MLP and NeuMF (default 64; 16 on the demo data)",
     )
     parser.add_argument("--batch-size", type=int, help="examples per batch")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
@@ -52,6 +64,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--patience", type=int, help="epochs without a better val NDCG to stop")
     parser.add_argument("--top-k", type=int, help="K of HR@K and NDCG@K")
     parser.add_argument("--seed", type=int, help="seeds weights, negatives and shuffling")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), help="default adam")
+    parser.add_argument(
+        "--no-xla",
+        dest="jit_compile",
+        action="store_const",
+        const=False,
+        help="do not compile the training step with XLA",
+    )
+    parser.add_argument(
+        "--pretrain-gmf", metavar="RUN", help="NeuMF only: start from this GMF run's weights"
+    )
+    parser.add_argument(
+        "--pretrain-mlp", metavar="RUN", help="NeuMF only: start from this MLP run's weights"
+    )
+    parser.add_argument("--wmf-regularization", type=float, help="WMF's lambda (default 0.01)")
+    parser.add_argument(
+        "--wmf-alpha", type=float, help="WMF's confidence 1 + alpha * plays (default 1)"
+    )
+    parser.add_argument(
+        "--mfcc",
+        action="store_true",
+        help="on the demo data: use the variant with MFCCs (automatic for neumf-cnn/-lstm)",
+    )
     parser.add_argument("--run-dir", help="run folder (default runs/<model>-<time>)")
     parser.add_argument(
         "--resume",
@@ -93,6 +128,10 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         "seed": args.seed,
         "early_stopping_patience": args.patience,
         "top_k": args.top_k,
+        "optimizer": args.optimizer,
+        "jit_compile": args.jit_compile,
+        "pretrain_gmf": args.pretrain_gmf,
+        "pretrain_mlp": args.pretrain_mlp,
     }
     train = dataclasses.replace(
         run.train, **{k: v for k, v in train_overrides.items() if v is not None}
@@ -100,28 +139,18 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     model = run.model
     if args.embedding_size is not None:
         model = dataclasses.replace(model, embedding_size=args.embedding_size)
+    wmf_overrides = {"regularization": args.wmf_regularization, "alpha": args.wmf_alpha}
+    if any(v is not None for v in wmf_overrides.values()):
+        wmf = dataclasses.replace(
+            model.wmf, **{k: v for k, v in wmf_overrides.items() if v is not None}
+        )
+        model = dataclasses.replace(model, wmf=wmf)
     return RunConfig(
         model=model,
         train=train,
         model_name=args.model or run.model_name,
         data_dir=args.data or run.data_dir,
     )
-
-
-def demo_data_dir(progress: bool = True) -> Path:
-    """The prepared demo data set, built on first use and cached by its settings."""
-    from coat_tf.data.prepare import PrepareConfig, default_cache_dir, prepare
-    from coat_tf.demo import DemoConfig
-
-    prepare_config = PrepareConfig.for_source("demo")
-    # DemoConfig.key() covers the demo generator's version as well as its settings
-    key = json.dumps([dataclasses.asdict(prepare_config), DemoConfig().key()], sort_keys=True)
-    folder = (
-        default_cache_dir() / "prepared" / f"demo-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    )
-    if not (folder / "manifest.json").is_file():
-        prepare("demo", None, folder, prepare_config, progress=progress, overwrite=True)
-    return folder
 
 
 def make_strategy(devices: int):  # noqa: ANN201 - a tf.distribute.Strategy
@@ -158,10 +187,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from coat_tf.data import DataError, PreparedDataset
+    from coat_tf.demo import prepared_demo
+    from coat_tf.models import MissingContentError, get_spec
+    from coat_tf.models.registry import content_shapes
     from coat_tf.runner import train_and_evaluate
 
     try:
-        data_dir = Path(run.data_dir) if run.data_dir else demo_data_dir(not args.quiet)
+        if run.data_dir:
+            data_dir = Path(run.data_dir)
+        else:
+            mfcc = args.mfcc or get_spec(run.model_name).content == MFCC
+            data_dir = prepared_demo(mfcc=mfcc, progress=not args.quiet)
         data = PreparedDataset.load(data_dir)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -169,25 +205,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = dataclasses.replace(
         run,
         data_dir=str(data_dir),
-        model=dataclasses.replace(
-            run.model,
-            num_users=data.num_users,
-            num_songs=data.num_songs,
-            num_chords=data.num_chords,
-            sequence_length=data.sequence_length,
-        ),
+        model=dataclasses.replace(run.model, **content_shapes(data)),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run, run_dir / "config.json")
-    metrics, _ = train_and_evaluate(
-        run,
-        data,
-        run_dir,
-        strategy=make_strategy(args.devices),
-        full_catalogue=not args.no_full_catalogue,
-        export_dir=None if args.no_export else Path(args.export_dir),
-        verbose=not args.quiet,
-    )
+    try:
+        metrics, _ = train_and_evaluate(
+            run,
+            data,
+            run_dir,
+            strategy=make_strategy(args.devices),
+            full_catalogue=not args.no_full_catalogue,
+            export_dir=None if args.no_export else Path(args.export_dir),
+            verbose=not args.quiet,
+        )
+    except (MissingContentError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(summary(run, metrics, run_dir, data))
     return 0
@@ -195,12 +229,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa: ANN001
     test = metrics["test"]
-    source = data.manifest.get("source", "?")
+    source = data.manifest.get("source", {}).get("name", "?")
+    if "examples_per_second" in metrics:
+        speed = f"{metrics['examples_per_second']:.0f} examples/s"
+    else:
+        speed = f"{metrics['iterations_per_second']:.2f} ALS iterations/s"
     lines = [
-        f"model {run.model_name} (d={run.model.embedding_size}) on {data.path}"
+        f"model {run.model_name} (F={run.model.embedding_size}) on {data.path}"
         + (" [simulated demo data]" if source == "demo" else ""),
         f"  epochs {metrics['epochs']} (best {metrics['best_epoch']}), "
-        f"{metrics['train_seconds']:.1f} s, {metrics['examples_per_second']:.0f} examples/s",
+        f"{metrics['train_seconds']:.1f} s, {speed}",
         f"  best validation  HR@{run.train.top_k} {metrics['validation']['hr']:.4f}  "
         f"NDCG@{run.train.top_k} {metrics['validation']['ndcg']:.4f}",
         f"  test (99 negatives)    HR {test['sampled']['hr']:.4f}  "

@@ -8,9 +8,8 @@ import tensorflow as tf
 
 from coat_tf import evaluation as ev
 from coat_tf.config import ModelConfig
-from coat_tf.models import build_gmf_model
-from coat_tf.models.gmf import gmf_query_and_candidates
-from coat_tf.scoring import make_catalogue_scorer
+from coat_tf.models import GmfRecommender, Unsupported, WmfRecommender, build_gmf_model
+from coat_tf.models.recommender import pairwise_score_all
 
 
 class TableScorer:
@@ -81,21 +80,52 @@ def test_excluded_songs_do_not_compete() -> None:
     assert ev.full_catalogue(TableScorer(table), [0], [3], [np.array([1, 2])], k=1).hr == 1
 
 
-def test_tfrs_brute_force_agrees_with_the_generic_path_on_gmf() -> None:
+class Pairwise:
+    """A recommender whose ``score_all`` is the generic pair-by-pair path."""
+
+    def __init__(self, recommender) -> None:  # noqa: ANN001
+        self.recommender = recommender
+
+    def score_pairs(self, users, songs):  # noqa: ANN001, ANN201
+        return self.recommender.score_pairs(users, songs)
+
+    def score_all(self, users):  # noqa: ANN001, ANN201
+        return pairwise_score_all(self.recommender, users)
+
+
+def _dot_product_models() -> dict:
     config = ModelConfig(num_users=50, num_songs=300, num_chords=2, embedding_size=16)
-    model = build_gmf_model(config)
+    rng = np.random.default_rng(6)
+    return {
+        "gmf": GmfRecommender(build_gmf_model(config), 50, 300),
+        "wmf": WmfRecommender(rng.normal(size=(50, 16)), rng.normal(size=(300, 16))),
+    }
+
+
+@pytest.mark.parametrize("name", ["gmf", "wmf"])
+def test_tfrs_brute_force_agrees_with_the_generic_path(name: str) -> None:
+    recommender = _dot_product_models()[name]
     rng = np.random.default_rng(5)
     users = np.arange(50)
     positives = rng.integers(0, 300, 50)
     exclude = [np.setdiff1d(rng.choice(300, 20, replace=False), [p]) for p in positives]
-    generic = ev.full_catalogue(
-        make_catalogue_scorer(model, np.zeros((300, 100), "int32")), users, positives, exclude, k=50
-    )
-    queries, candidates = gmf_query_and_candidates(model)
-    tfrs = ev.full_catalogue_tfrs(queries, candidates, users, positives, exclude, k=50, batch=16)
+    generic = ev.full_catalogue(Pairwise(recommender), users, positives, exclude, k=50)
+    fast = ev.full_catalogue(recommender, users, positives, exclude, k=50)
+    tfrs = ev.full_catalogue_tfrs(recommender, users, positives, exclude, k=50, batch=16)
     assert generic.hr > 0
+    assert (fast.hr, fast.ndcg) == (pytest.approx(generic.hr), pytest.approx(generic.ndcg))
     assert tfrs.hr == pytest.approx(generic.hr)
     assert tfrs.ndcg == pytest.approx(generic.ndcg, abs=1e-9)
+
+
+def test_tfrs_path_refuses_models_that_are_not_dot_products() -> None:
+    from coat_tf.models import build_mlp_model
+    from coat_tf.models.recommender import KerasRecommender
+
+    config = ModelConfig(num_users=5, num_songs=30, embedding_size=8)
+    mlp = KerasRecommender(build_mlp_model(config), 5, 30)
+    with pytest.raises(Unsupported, match="dot-product"):
+        ev.full_catalogue_tfrs(mlp, [0], [1], [np.array([])], k=5)
 
 
 def test_training_exclusions_add_the_validation_song() -> None:

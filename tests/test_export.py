@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,21 +20,39 @@ from coat_tf.export import (
     EXTRA_DIR,
     RECOMMEND,
     SCORE_CHORDS,
+    SCORE_MFCC,
     SERVING_DEFAULT,
     ServingModule,
     export_model,
     next_version,
     training_exclusions,
 )
-from coat_tf.models import attention_model, build_coat_model, build_neumf_model
+from coat_tf.models import WmfRecommender, get_spec, song_tables
+from coat_tf.models.audio import pool_mfcc
+from coat_tf.models.recommender import Recommender
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_USERS, NUM_SONGS, PER_USER = 8, 40, 12
+MFCC_SHAPE = (6, 32)  # coefficients, frames
+#: every model of the registry, exported and reloaded
+KINDS = [
+    "coat",
+    "coat-uniform",
+    "coat-ones",
+    "gmf",
+    "mlp",
+    "neumf",
+    "neumf-cnn",
+    "neumf-lstm",
+    "wmf",
+]
+CHORD_KINDS = ["coat", "coat-uniform", "coat-ones"]
+AUDIO_KINDS = ["neumf-cnn", "neumf-lstm"]
 
 
 def tiny_data(folder: Path) -> PreparedDataset:
-    """8 users x 40 songs from a generic events file, with random chords put in memory
-    (the last 4 songs keep the all-N sequence, as songs without audio do)."""
+    """8 users x 40 songs from a generic events file, with random chords and MFCCs put in
+    memory (the last 4 songs keep the all-N sequence, as songs without audio do)."""
     rng = np.random.default_rng(7)
     lines = ["user_id\ttrack_id\ttimestamp"]
     for user in range(NUM_USERS):
@@ -49,68 +68,98 @@ def tiny_data(folder: Path) -> PreparedDataset:
     chords[-4:] = 0
     data.chords = chords
     data.songs["has_chords"] = [1] * (data.num_songs - 4) + [0] * 4
+    data.mfcc = rng.normal(size=(data.num_songs, *MFCC_SHAPE)).astype(np.float32)
     return data
 
 
-def trained_model(data: PreparedDataset, kind: str) -> tuple[tf.keras.Model, RunConfig]:
-    """A small model of ``kind`` (``learned``, ``uniform`` or ``neumf``) after one Adam step."""
-    tf.keras.utils.set_random_seed(0)
-    config = ModelConfig(
+def model_config(data: PreparedDataset, **kwargs) -> ModelConfig:
+    return ModelConfig(
         num_users=data.num_users,
         num_songs=data.num_songs,
         num_chords=data.num_chords,
         embedding_size=8,
-        attention_mode="uniform" if kind == "uniform" else "learned",
+        mfcc_coefficients=MFCC_SHAPE[0],
+        mfcc_frames=MFCC_SHAPE[1],
+        mfcc_pool=4,
+        **kwargs,
     )
-    model = build_neumf_model(config) if kind == "neumf" else build_coat_model(config)
+
+
+def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, RunConfig]:
+    """Model ``kind`` after one Adam step (WMF: random factors), and its run config."""
+    tf.keras.utils.set_random_seed(0)
+    config = model_config(data, **kwargs)
+    run = RunConfig(model=config, model_name=kind, data_dir=str(data.path))
+    if kind == "wmf":
+        rng = np.random.default_rng(4)
+        factors = rng.normal(size=(data.num_users, 8)), rng.normal(size=(data.num_songs, 8))
+        return WmfRecommender(*factors), run
+    spec = get_spec(kind)
+    model = spec.build(config)
+    recommender = spec.wrap(model, config, song_tables(spec, data, config))
     model.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="binary_crossentropy")
     users = data.train["user"].to_numpy(np.int32)
     songs = data.train["song"].to_numpy(np.int32)
     negatives = np.random.default_rng(1).integers(0, data.num_songs, len(songs)).astype(np.int32)
-    batch = {
-        "user_id": np.concatenate([users, users]),
-        "song_id": np.concatenate([songs, negatives]),
-    }
-    if kind != "neumf":
-        batch["chord_ids"] = data.chords[batch["song_id"]]
+    features = recommender.features(
+        np.concatenate([users, users]), np.concatenate([songs, negatives])
+    )
     labels = np.concatenate([np.ones(len(users)), np.zeros(len(users))]).astype(np.float32)
-    model.train_on_batch(batch, labels)
-    run = RunConfig(model=config, model_name=model.name, data_dir=str(data.path))
-    return model, run
+    model.train_on_batch(features, labels)
+    return recommender, run
 
 
-def all_scores(model: tf.keras.Model, data: PreparedDataset) -> np.ndarray:
-    """``[num_users, num_songs]`` probabilities, pair by pair through the Keras model."""
-    users = np.repeat(np.arange(data.num_users, dtype=np.int32), data.num_songs)
-    songs = np.tile(np.arange(data.num_songs, dtype=np.int32), data.num_users)
+def direct_scores(recommender: Recommender, data: PreparedDataset, users, songs) -> np.ndarray:
+    """Scores of aligned pairs computed without the scoring interface: the Keras model on
+    inputs gathered here (WMF: the factors' dot products in numpy)."""
+    users, songs = np.asarray(users, np.int32), np.asarray(songs, np.int32)
+    if isinstance(recommender, WmfRecommender):
+        x, y = recommender.user_factors.numpy(), recommender.song_factors.numpy()
+        return np.sum(x[users] * y[songs], axis=1)
+    model = recommender.model
     features = {"user_id": users, "song_id": songs}
     if "chord_ids" in model.input_names:
         features["chord_ids"] = data.chords[songs]
-    return model(features, training=False).numpy().reshape(data.num_users, data.num_songs)
+    if "mfcc" in model.input_names:
+        features["mfcc"] = pool_mfcc(data.mfcc[songs], 4)
+    return model(features, training=False).numpy()
 
 
-def references(model: tf.keras.Model, data: PreparedDataset) -> dict[str, np.ndarray]:
-    """What the export must reproduce, computed with the in-memory Keras model only."""
+def _mean_song_copy(model: tf.keras.Model) -> tf.keras.Model:
+    """A copy of ``model`` whose song tables hold their mean in every row: its score of any
+    song id is the score of a song that is not in the catalogue."""
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    tables = [copy.get_layer("gmf").song_embeddings]
+    if "mlp_song_embedding" in [layer.name for layer in copy.layers]:
+        tables.append(copy.get_layer("mlp_song_embedding").embeddings)
+    for table in tables:
+        table.assign(tf.repeat(tf.reduce_mean(table, 0, keepdims=True), table.shape[0], 0))
+    return copy
+
+
+def references(recommender: Recommender, data: PreparedDataset) -> dict[str, np.ndarray]:
+    """What the export must reproduce, computed with the in-memory model only."""
     rng = np.random.default_rng(3)
     users = rng.integers(0, data.num_users, 32).astype(np.int32)
     songs = rng.integers(0, data.num_songs, 32).astype(np.int32)
     chord_ids = rng.integers(0, data.num_chords, (32, data.chords.shape[1])).astype(np.int32)
-    out = {"users": users, "songs": songs, "chord_ids": chord_ids}
-    features = {"user_id": users, "song_id": songs}
-    if "chord_ids" in model.input_names:
-        features["chord_ids"] = data.chords[songs]
-        out["attention"] = attention_model(model)(
-            {**features, "chord_ids": chord_ids}, training=False
-        ).numpy()
-        # score_chords scores a new song with the mean song embedding: a copy of the model
-        # whose song table holds that mean in every row gives the same score for any song id.
-        copy = tf.keras.models.clone_model(model)
-        copy.set_weights(model.get_weights())
-        table = copy.get_layer("gmf").song_embeddings
-        table.assign(tf.repeat(tf.reduce_mean(table, 0, keepdims=True), data.num_songs, 0))
-        out["score_chords"] = copy({**features, "chord_ids": chord_ids}, training=False).numpy()
-    out["score"] = model(features, training=False).numpy()
-    out["all_scores"] = all_scores(model, data)
+    mfcc = rng.normal(size=(32, *MFCC_SHAPE)).astype(np.float32)
+    out = {"users": users, "songs": songs, "chord_ids": chord_ids, "mfcc": mfcc}
+    if recommender.content_input == "chord_ids":
+        model = recommender.model
+        attention = tf.keras.Model(model.input, model.get_layer("chord_attention").output[1])
+        features = {"user_id": users, "song_id": songs, "chord_ids": chord_ids}
+        out["attention"] = attention(features, training=False).numpy()
+        out["score_chords"] = _mean_song_copy(model)(features, training=False).numpy()
+    if recommender.content_input == "mfcc":
+        features = {"user_id": users, "song_id": songs, "mfcc": pool_mfcc(mfcc, 4)}
+        out["score_mfcc"] = _mean_song_copy(recommender.model)(features, training=False).numpy()
+    out["score"] = direct_scores(recommender, data, users, songs)
+    all_users = np.repeat(np.arange(data.num_users), data.num_songs)
+    all_songs = np.tile(np.arange(data.num_songs), data.num_users)
+    scores = direct_scores(recommender, data, all_users, all_songs)
+    out["all_scores"] = scores.reshape(data.num_users, data.num_songs)
     return out
 
 
@@ -119,10 +168,10 @@ def exports(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("export")
     data = tiny_data(folder)
     found = {}
-    for kind in ("learned", "uniform", "neumf"):
-        model, run = trained_model(data, kind)
-        path = export_model(model, data, run, out_root=folder / "saved_models")
-        found[kind] = {"path": path, "model": model, "ref": references(model, data)}
+    for kind in KINDS:
+        recommender, run = trained(data, kind)
+        path = export_model(recommender, data, run, out_root=folder / "saved_models")
+        found[kind] = {"path": path, "model": recommender, "ref": references(recommender, data)}
     return {"data": data, "root": folder / "saved_models", **found}
 
 
@@ -154,6 +203,9 @@ LOAD_SCRIPT = textwrap.dedent(
             )
             out[tag + "/score_chords"] = chords["score"].numpy()
             out[tag + "/attention"] = chords["attention"].numpy()
+        if "score_mfcc" in sig:
+            mfcc = sig["score_mfcc"](user_id=users, mfcc=tf.constant(inputs[tag + "/mfcc"]))
+            out[tag + "/score_mfcc"] = mfcc["score"].numpy()
     np.savez(sys.argv[2], **out)
     """
 )
@@ -166,9 +218,9 @@ def loaded(exports, tmp_path_factory) -> dict[str, np.ndarray]:
     data = exports["data"]
     inputs = {"num_users": data.num_users, "num_songs": data.num_songs}
     args = []
-    for kind in ("learned", "uniform", "neumf"):
+    for kind in KINDS:
         ref = exports[kind]["ref"]
-        for key in ("users", "songs", "chord_ids"):
+        for key in ("users", "songs", "chord_ids", "mfcc"):
             inputs[f"{kind}/{key}"] = ref[key]
         args += [kind, str(exports[kind]["path"])]
     np.savez(folder / "inputs.npz", **inputs)
@@ -187,26 +239,38 @@ def loaded(exports, tmp_path_factory) -> dict[str, np.ndarray]:
         return dict(out)
 
 
-@pytest.mark.parametrize("kind", ["learned", "uniform", "neumf"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_fresh_process_scores_equal_the_in_memory_model(exports, loaded, kind) -> None:
     ref = exports[kind]["ref"]
     np.testing.assert_allclose(loaded[f"{kind}/score"], ref["score"], atol=1e-5)
-    expected = {SERVING_DEFAULT, RECOMMEND} | ({SCORE_CHORDS} if kind != "neumf" else set())
+    expected = {SERVING_DEFAULT, RECOMMEND}
+    if kind in CHORD_KINDS:
+        expected.add(SCORE_CHORDS)
+    if kind in AUDIO_KINDS:
+        expected.add(SCORE_MFCC)
     assert set(loaded[f"{kind}/signatures"]) == expected
 
 
-@pytest.mark.parametrize("kind", ["learned", "uniform"])
+@pytest.mark.parametrize("kind", CHORD_KINDS)
 def test_score_chords_equals_the_in_memory_model(exports, loaded, kind) -> None:
     ref = exports[kind]["ref"]
     np.testing.assert_allclose(loaded[f"{kind}/attention"], ref["attention"], atol=1e-5)
-    np.testing.assert_allclose(loaded[f"{kind}/attention"].sum(axis=1), 1.0, atol=1e-5)
+    total = 100.0 if kind == "coat-ones" else 1.0
+    np.testing.assert_allclose(loaded[f"{kind}/attention"].sum(axis=1), total, rtol=1e-5)
     np.testing.assert_allclose(loaded[f"{kind}/score_chords"], ref["score_chords"], atol=1e-5)
-    if kind == "learned":
+    if kind == "coat":
         # Different chords give different weights: the signature really uses its input.
         assert loaded[f"{kind}/attention"].std(axis=1).max() > 1e-4
 
 
-@pytest.mark.parametrize("kind", ["learned", "uniform", "neumf"])
+@pytest.mark.parametrize("kind", AUDIO_KINDS)
+def test_score_mfcc_equals_the_in_memory_model(exports, loaded, kind) -> None:
+    scores = loaded[f"{kind}/score_mfcc"]
+    np.testing.assert_allclose(scores, exports[kind]["ref"]["score_mfcc"], atol=1e-5)
+    assert scores.std() > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_recommend_ranks_the_catalogue_without_training_songs(exports, loaded, kind) -> None:
     data = exports["data"]
     reference = exports[kind]["ref"]["all_scores"]
@@ -227,26 +291,30 @@ def test_recommend_ranks_the_catalogue_without_training_songs(exports, loaded, k
 
 def test_score_chords_with_a_separate_attention_user_embedding(exports) -> None:
     data = exports["data"]
-    config = ModelConfig(**exports_config(data), attention_user_embedding="separate")
-    model = build_coat_model(config)
-    module = ServingModule(model, data.chords, training_exclusions(data))
-    ref = references(model, data)
+    recommender, _ = trained(data, "coat", attention_user_embedding="separate")
+    module = ServingModule(recommender, training_exclusions(data))
+    ref = references(recommender, data)
     out = module.score_chords(tf.constant(ref["users"]), tf.constant(ref["chord_ids"]))
     np.testing.assert_allclose(out["attention"].numpy(), ref["attention"], atol=1e-5)
     np.testing.assert_allclose(out["score"].numpy(), ref["score_chords"], atol=1e-5)
 
 
 def test_export_layout_and_files(exports) -> None:
-    path = exports["learned"]["path"]
+    path = exports["coat"]["path"]
     data = exports["data"]
     assert path == exports["root"] / "coat" / "1"
-    assert exports["uniform"]["path"] == exports["root"] / "coat_uniform" / "1"
+    assert exports["coat-uniform"]["path"] == exports["root"] / "coat_uniform" / "1"
+    assert exports["neumf-cnn"]["path"] == exports["root"] / "neumf_cnn" / "1"
+    assert exports["wmf"]["path"] == exports["root"] / "wmf" / "1"
     assert (path / "saved_model.pb").is_file() and (path / "variables").is_dir()
     extra = path / EXTRA_DIR
     for name in ("config.json", "users.tsv", "songs.tsv", "chord_vocabulary.txt"):
         assert (extra / name).is_file(), name
     info = json.loads((extra / "export.json").read_text())
     assert info["excluded_pairs"] == len(data.train)
+    assert (info["model_name"], info["score"]) == ("coat", "probability")
+    wmf_info = json.loads((exports["wmf"]["path"] / EXTRA_DIR / "export.json").read_text())
+    assert (wmf_info["model_name"], wmf_info["score"]) == ("wmf", "preference")
     assert info["data_content_hash"] == data.manifest["content_hash"]
     manifest = json.loads((extra / "manifest.json").read_text())
     assert manifest["content_hash"] == data.manifest["content_hash"]
@@ -265,8 +333,8 @@ def test_export_layout_and_files(exports) -> None:
 def test_versions_count_up_and_never_overwrite(exports) -> None:
     data = exports["data"]
     root = exports["root"]
-    model = exports["learned"]["model"]
-    run = RunConfig(model=ModelConfig(**exports_config(data)))
+    model = exports["coat"]["model"]
+    run = RunConfig(model=model_config(data))
     assert next_version(root / "coat") == 2
     assert next_version(root / "missing") == 1
     (root / "coat" / "7").mkdir()
@@ -279,23 +347,14 @@ def test_versions_count_up_and_never_overwrite(exports) -> None:
     assert second == root / "coat" / "2" and (second / "saved_model.pb").is_file()
 
 
-def exports_config(data: PreparedDataset) -> dict:
-    return {
-        "num_users": data.num_users,
-        "num_songs": data.num_songs,
-        "num_chords": data.num_chords,
-        "embedding_size": 8,
-    }
-
-
 def test_bad_arguments_are_refused_before_writing(exports, tmp_path) -> None:
     data = exports["data"]
-    model = exports["learned"]["model"]
-    good = exports_config(data)
-    wrong = RunConfig(model=ModelConfig(**{**good, "num_songs": data.num_songs + 1}))
+    model = exports["coat"]["model"]
+    good = model_config(data)
+    wrong = RunConfig(model=dataclasses.replace(good, num_songs=data.num_songs + 1))
     with pytest.raises(ValueError, match="num_songs"):
         export_model(model, data, wrong, out_root=tmp_path)
-    run = RunConfig(model=ModelConfig(**good))
+    run = RunConfig(model=good)
     with pytest.raises(ValueError, match="name"):
         export_model(model, data, run, out_root=tmp_path, name="../escape")
     with pytest.raises(ValueError, match="version"):

@@ -25,7 +25,22 @@ from coat_tf.inspection import (
     top_chords_markdown,
     user_chords,
 )
-from coat_tf.models import attention_model, build_coat_model, build_neumf_model
+from coat_tf.models import CoatRecommender, KerasRecommender, build_coat_model, build_neumf_model
+
+
+def _coat(config: ModelConfig, chords: np.ndarray | None = None) -> CoatRecommender:
+    """A COAT model behind its scoring interface."""
+    if chords is None:
+        chords = np.zeros((config.num_songs, config.sequence_length), np.int32)
+    model = build_coat_model(config)
+    return CoatRecommender(model, config.num_users, config.num_songs, {"chord_ids": chords})
+
+
+def _reference_attention(model: tf.keras.Model, probes: Probes) -> np.ndarray:
+    """The attention layer's own output inside the Keras model."""
+    inside = tf.keras.Model(model.input, model.get_layer("chord_attention").output[1])
+    return inside.predict(probes.inputs(), verbose=0)
+
 
 LABELS = ChordVocabulary.from_name("majmin").labels
 
@@ -220,10 +235,16 @@ def test_callback_writes_every_kind_of_summary_per_epoch(tmp_path: Path) -> None
     config = ModelConfig(
         num_users=data.num_users, num_songs=data.num_songs, num_chords=25, embedding_size=8
     )
-    model = build_coat_model(config)
+    recommender = _coat(config)
+    model = recommender.model
     probes = choose_probes(data, users=[0, 0, 5], songs=[1, 2, 6])
     callback = AttentionSummary(
-        tmp_path, probes, LABELS, user_names=data.user_ids, song_names=song_display_names(data)
+        tmp_path,
+        probes,
+        LABELS,
+        recommender,
+        user_names=data.user_ids,
+        song_names=song_display_names(data),
     )
     _tiny_fit(model, config, callback, epochs=2)
 
@@ -245,12 +266,12 @@ def test_callback_writes_every_kind_of_summary_per_epoch(tmp_path: Path) -> None
         assert sorted(events[tag]["steps"]) == [0, 1, 2], tag
 
     # the last step's figures are those of the trained model
-    weights = attention_model(model).predict(probes.inputs(), verbose=0)
+    weights = _reference_attention(model, probes)
     entropy = -(weights * np.log(weights)).sum(axis=1)
     scalar = tf.make_ndarray(events["attention/mean_entropy"]["steps"][2])
     assert scalar == pytest.approx(entropy.mean(), rel=1e-5)
     assert scalar < math.log(100)
-    np.testing.assert_allclose(probe_attention(model, probes), weights, rtol=1e-5)
+    np.testing.assert_allclose(probe_attention(recommender, probes), weights, rtol=1e-5)
     max_weight = tf.make_ndarray(events["attention/mean_max_weight"]["steps"][2])
     assert max_weight == pytest.approx(weights.max(axis=1).mean(), rel=1e-5)
     # the histogram counts every probe weight
@@ -270,8 +291,9 @@ def test_callback_writes_every_kind_of_summary_per_epoch(tmp_path: Path) -> None
 def test_every_n_epochs_still_writes_the_first_and_last_step(tmp_path: Path) -> None:
     config = ModelConfig(num_users=4, num_songs=5, num_chords=25, embedding_size=4)
     probes = Probes([1], [2], np.arange(100).reshape(1, 100) % 25)
-    callback = AttentionSummary(tmp_path, probes, LABELS, every_n_epochs=2)
-    _tiny_fit(build_coat_model(config), config, callback, epochs=3)
+    recommender = _coat(config)
+    callback = AttentionSummary(tmp_path, probes, LABELS, recommender, every_n_epochs=2)
+    _tiny_fit(recommender.model, config, callback, epochs=3)
     events = _events(tmp_path / "attention")
     assert sorted(events["attention/mean_entropy"]["steps"]) == [0, 2, 3]
 
@@ -280,9 +302,9 @@ def test_uniform_ablation_has_maximal_entropy(tmp_path: Path) -> None:
     config = ModelConfig(
         num_users=4, num_songs=5, num_chords=25, embedding_size=4, attention_mode="uniform"
     )
-    model = build_coat_model(config)
-    callback = AttentionSummary(tmp_path, Probes([0], [1], np.ones((1, 100))), LABELS)
-    callback.set_model(model)
+    recommender = _coat(config)
+    callback = AttentionSummary(tmp_path, Probes([0], [1], np.ones((1, 100))), LABELS, recommender)
+    callback.set_model(recommender.model)
     assert callback.write(0)
     callback.close()
     events = _events(tmp_path / "attention")
@@ -292,21 +314,29 @@ def test_uniform_ablation_has_maximal_entropy(tmp_path: Path) -> None:
 
 def test_neumf_is_skipped_with_one_warning(tmp_path: Path, caplog) -> None:
     config = ModelConfig(num_users=4, num_songs=5, num_chords=25, embedding_size=4)
-    callback = AttentionSummary(tmp_path, Probes([0], [1], np.ones((1, 100))), LABELS)
+    neumf = KerasRecommender(build_neumf_model(config), 4, 5)
+    probes = Probes([0], [1], np.ones((1, 100)))
+    callback = AttentionSummary(tmp_path, probes, LABELS, neumf)
     with caplog.at_level(logging.WARNING, logger="coat_tf.inspection.callback"):
-        _tiny_fit(build_neumf_model(config), config, callback, epochs=2)
-    warnings = [r for r in caplog.records if "no 'chord_attention' layer" in r.getMessage()]
+        _tiny_fit(neumf.model, config, callback, epochs=2)
+    warnings = [r for r in caplog.records if "no chord attention" in r.getMessage()]
     assert len(warnings) == 1
     assert not (tmp_path / "attention").exists()
 
 
 def test_callback_checks_its_arguments(tmp_path: Path) -> None:
+    config = ModelConfig(num_users=4, num_songs=5, num_chords=25, embedding_size=4)
+    recommender = _coat(config)
     probes = Probes([0], [1], np.full((1, 100), 30))
     with pytest.raises(ValueError, match="chord_labels has 25"):
-        AttentionSummary(tmp_path, probes, LABELS)
+        AttentionSummary(tmp_path, probes, LABELS, recommender)
     with pytest.raises(ValueError, match="every_n_epochs"):
-        AttentionSummary(tmp_path, Probes([0], [1], np.ones((1, 100))), LABELS, every_n_epochs=0)
-    config = ModelConfig(num_users=4, num_songs=5, num_chords=25, embedding_size=4)
+        AttentionSummary(
+            tmp_path, Probes([0], [1], np.ones((1, 100))), LABELS, recommender, every_n_epochs=0
+        )
     short = Probes([0], [1], np.ones((1, 50)))
     with pytest.raises(ValueError, match="100 chord positions, the probes have 50"):
-        probe_attention(build_coat_model(config), short)
+        probe_attention(recommender, short)
+    neumf = KerasRecommender(build_neumf_model(config), 4, 5)
+    with pytest.raises(ValueError, match="no chord attention"):
+        probe_attention(neumf, Probes([0], [1], np.ones((1, 100))))

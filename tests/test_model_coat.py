@@ -5,7 +5,15 @@ import pytest
 import tensorflow as tf
 
 from coat_tf.config import ModelConfig
-from coat_tf.models import attention_model, build_coat_model, build_neumf_model
+from coat_tf.models import CoatRecommender, build_coat_model, build_neumf_model
+
+
+def attention_of(model: tf.keras.Model, batch: dict) -> np.ndarray:
+    """The attention weights of ``batch`` through the scoring interface."""
+    users, songs = model.get_layer("gmf").num_users, model.get_layer("gmf").num_songs
+    chords = np.zeros((songs, batch["chord_ids"].shape[1]), np.int32)
+    recommender = CoatRecommender(model, users, songs, {"chord_ids": chords})
+    return recommender.attention(batch["user_id"], batch["chord_ids"]).numpy()
 
 
 def _config(**kwargs) -> ModelConfig:
@@ -60,16 +68,40 @@ def test_every_trainable_weight_gets_a_gradient(kwargs) -> None:
 def test_attention_weights_sum_to_one_and_match_the_layer() -> None:
     config = _config(embedding_size=8)
     model = build_coat_model(config)
-    weights = attention_model(model)(_batch(config)).numpy()
+    batch = _batch(config)
+    weights = attention_of(model, batch)
     assert weights.shape == (16, 100)
     np.testing.assert_allclose(weights.sum(axis=1), np.ones(16), rtol=1e-5)
+    # the same weights as the layer inside the Keras model
+    inside = tf.keras.Model(model.input, model.get_layer("chord_attention").output[1])
+    np.testing.assert_allclose(weights, inside(batch).numpy(), rtol=1e-6)
 
 
 def test_uniform_ablation_has_flat_attention() -> None:
     config = _config(embedding_size=8, attention_mode="uniform")
     model = build_coat_model(config)
-    np.testing.assert_allclose(attention_model(model)(_batch(config)).numpy(), 0.01)
+    np.testing.assert_allclose(attention_of(model, _batch(config)), 0.01)
     assert model.name == "coat_uniform"
+
+
+def test_ones_ablation_sums_the_chord_embeddings() -> None:
+    """The paper's literal ablation: every weight 1, Att = the sum of the chord embeddings,
+    exactly L times the uniform ablation's mean with the same weights."""
+    ones = build_coat_model(_config(embedding_size=8, attention_mode="ones"))
+    uniform = build_coat_model(_config(embedding_size=8, attention_mode="uniform"))
+    uniform.set_weights(ones.get_weights())
+    batch = _batch(_config(embedding_size=8))
+    np.testing.assert_allclose(attention_of(ones, batch), 1.0)
+    assert ones.name == "coat_ones"
+
+    def attended(model: tf.keras.Model) -> np.ndarray:
+        return tf.keras.Model(model.input, model.get_layer("chord_attention").output[0])(
+            batch
+        ).numpy()
+
+    table = ones.get_layer("chord_attention").chord_embeddings.numpy()
+    np.testing.assert_allclose(attended(ones), table[batch["chord_ids"]].sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(attended(ones), 100 * attended(uniform), rtol=1e-5, atol=1e-6)
 
 
 def test_separate_user_embedding_is_used() -> None:
@@ -90,7 +122,7 @@ def test_concat_implementation_predicts_the_same() -> None:
     np.testing.assert_allclose(split(batch).numpy(), concat(batch).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["learned", "uniform"])
+@pytest.mark.parametrize("mode", ["learned", "uniform", "ones"])
 def test_saved_whole_model_predicts_the_same(tmp_path, mode: str) -> None:
     config = _config(embedding_size=8, attention_mode=mode)
     model = build_coat_model(config)
@@ -100,9 +132,7 @@ def test_saved_whole_model_predicts_the_same(tmp_path, mode: str) -> None:
     model.save(tmp_path / "coat.keras")
     restored = tf.keras.models.load_model(tmp_path / "coat.keras")
     np.testing.assert_allclose(restored(batch).numpy(), model(batch).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(
-        attention_model(restored)(batch).numpy(), attention_model(model)(batch).numpy(), rtol=1e-6
-    )
+    np.testing.assert_allclose(attention_of(restored, batch), attention_of(model, batch), rtol=1e-6)
 
 
 def test_neumf_trains_and_ignores_chords() -> None:

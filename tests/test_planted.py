@@ -5,7 +5,7 @@ import pytest
 
 from coat_tf.config import ModelConfig
 from coat_tf.inspection.planted import planted_attention_mass
-from coat_tf.models import build_coat_model
+from coat_tf.models import CoatRecommender, build_coat_model
 
 CONFIG = {"num_users": 6, "num_songs": 8, "num_chords": 5, "embedding_size": 4}
 
@@ -17,9 +17,13 @@ def _chords() -> np.ndarray:
     return chords
 
 
+def _recommender(model) -> CoatRecommender:  # noqa: ANN001
+    return CoatRecommender(model, 6, 8, {"chord_ids": _chords()})
+
+
 def test_uniform_attention_gives_exactly_the_share() -> None:
     model = build_coat_model(ModelConfig(**CONFIG, attention_mode="uniform"))
-    result = planted_attention_mass(model, _chords(), {3: [0, 1]}, controls=[4, 5])
+    result = planted_attention_mass(_recommender(model), _chords(), {3: [0, 1]}, controls=[4, 5])
     assert result.share == pytest.approx(0.1)
     assert result.mass == pytest.approx(0.1)
     assert result.control_mass == pytest.approx(0.1)
@@ -38,7 +42,7 @@ def test_attention_focused_on_the_chord_is_measured() -> None:
         weight.assign(np.zeros(weight.shape, "f4"))
     layer.score_vector.assign(np.ones(4, "f4"))
     # a_i = 20 where chord 3 sits, 0 elsewhere: softmax puts nearly all mass there
-    result = planted_attention_mass(model, _chords(), {3: [0, 1]}, controls=[4, 5])
+    result = planted_attention_mass(_recommender(model), _chords(), {3: [0, 1]}, controls=[4, 5])
     assert result.mass > 0.99
     assert result.share == pytest.approx(0.1)
     assert result.lift > 9.9

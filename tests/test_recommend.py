@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from coat_tf.export import export_model
-from coat_tf.models import attention_model
 from coat_tf.recommend import ExportError, main, resolve_export_dir, top_chords
-from tests.test_export import all_scores, tiny_data, trained_model
+from tests.test_export import references, tiny_data, trained
 
 
 def test_top_chords_sums_the_attention_of_each_label() -> None:
@@ -46,9 +46,10 @@ def test_model_folder_resolves_to_its_highest_version(tmp_path: Path) -> None:
 def exported(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("recommend")
     data = tiny_data(folder)
-    model, run = trained_model(data, "learned")
-    path = export_model(model, data, run, out_root=folder / "saved_models")
-    return {"data": data, "model": model, "path": path, "scores": all_scores(model, data)}
+    recommender, run = trained(data, "coat")
+    path = export_model(recommender, data, run, out_root=folder / "saved_models")
+    scores = references(recommender, data)["all_scores"]
+    return {"data": data, "model": recommender, "path": path, "scores": scores}
 
 
 def test_cli_explains_with_the_models_attention(exported, capsys) -> None:
@@ -66,7 +67,8 @@ def test_cli_explains_with_the_models_attention(exported, capsys) -> None:
     expected_order = [s for s in np.argsort(-exported["scores"][user]) if s not in seen][:4]
     assert [r["index"] for r in found] == expected_order
     songs = np.array([r["index"] for r in found], np.int32)
-    weights = attention_model(model)(
+    inside = tf.keras.Model(model.model.input, model.model.get_layer("chord_attention").output[1])
+    weights = inside(
         {"user_id": np.full(4, user, np.int32), "song_id": songs, "chord_ids": data.chords[songs]}
     ).numpy()
     for rank, (rec, song) in enumerate(zip(found, songs, strict=True), start=1):

@@ -22,7 +22,8 @@ def write_events(path: Path, users: int = 80, songs: int = 300, per_user: int = 
 
 
 def prepare_tiny(folder: Path) -> Path:
-    """Prepare the tiny events into ``folder/prepared`` and give its songs random chords."""
+    """Prepare the tiny events into ``folder/prepared`` and give its songs random chords
+    (marked ``has_chords`` in ``songs.tsv``)."""
     from coat_tf.data import PrepareConfig, prepare
 
     events = write_events(folder / "events.tsv")
@@ -31,4 +32,11 @@ def prepare_tiny(folder: Path) -> Path:
     prepare("events", events, out, config, progress=False)
     chords = np.random.default_rng(1).integers(1, 25, (300, 100)).astype(np.int32)
     np.save(out / "chords.npy", chords[: len(np.load(out / "chords.npy"))])
+    songs = (out / "songs.tsv").read_text().splitlines()
+    header = songs[0].split("\t")
+    column = header.index("has_chords")
+    rows = [row.split("\t") for row in songs[1:]]
+    for row in rows:
+        row[column] = "1"
+    (out / "songs.tsv").write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
     return out

@@ -9,18 +9,23 @@ training (the NCF protocol, which COAT follows, samples the same way). Each pass
 dataset draws new negatives (the per-batch seeds come from ``Dataset.random`` re-randomised every
 iteration), and with ``seed`` set the whole sequence of epochs is reproducible.
 
-Every example carries its song's chord ids, gathered from the chord table (the same values the
-TFRecords hold).
+Every example carries its song's content, gathered by song index from per-song tables: by
+default the chord ids of the chord table (the same values the TFRecords hold); a model that
+reads other content (the MFCC frames of the audio baselines) passes its own tables.
 
-Output batches: ``({"user_id": int32 [B], "song_id": int32 [B], "chord_ids": int32 [B, L]},
-label float32 [B])``, each positive followed by its ``k`` negatives.
+Output batches: ``({"user_id": int32 [B], "song_id": int32 [B], <content>: [B, ...]},
+label float32 [B])``, each positive followed by its ``k`` negatives; with the default tables the
+content is ``"chord_ids": int32 [B, L]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from coat_tf.data.dataset import PreparedDataset
+from coat_tf.schema import CHORD_IDS, SONG_ID, USER_ID
 
 
 def make_train_dataset(
@@ -31,6 +36,7 @@ def make_train_dataset(
     shuffle_buffer: int = 200_000,
     deterministic: bool = False,
     read_parallelism: int = 4,
+    song_tables: Mapping[str, np.ndarray] | None = None,
 ):
     """The training input (see the module docstring).
 
@@ -43,6 +49,8 @@ def make_train_dataset(
         shuffle_buffer: positives held in the shuffle buffer.
         deterministic: keep element order fixed (parallel stages still run in parallel).
         read_parallelism: TFRecord shards read at once.
+        song_tables: content name -> ``[num_songs, ...]`` table gathered per example (default:
+            ``{"chord_ids": data.chords}``; ``{}`` for ids only).
     """
     import tensorflow as tf
 
@@ -58,10 +66,12 @@ def make_train_dataset(
         seed = 0
     num_songs = data.num_songs
     keys = tf.constant(data.train_keys(), dtype=tf.int64)
-    chord_table = tf.constant(data.chords, dtype=tf.int32)
+    if song_tables is None:
+        song_tables = {CHORD_IDS: data.chords}
+    tables = {name: tf.constant(table) for name, table in song_tables.items()}
     spec = {
-        "user_id": tf.io.FixedLenFeature([], tf.int64),
-        "song_id": tf.io.FixedLenFeature([], tf.int64),
+        USER_ID: tf.io.FixedLenFeature([], tf.int64),
+        SONG_ID: tf.io.FixedLenFeature([], tf.int64),
     }
     compression = data.compression
     options = tf.data.Options()
@@ -96,8 +106,8 @@ def make_train_dataset(
 
     def expand(serialized: tf.Tensor, seeds: tf.Tensor):
         parsed = tf.io.parse_example(serialized, spec)
-        users = tf.cast(parsed["user_id"], tf.int32)
-        songs = tf.cast(parsed["song_id"], tf.int32)
+        users = tf.cast(parsed[USER_ID], tf.int32)
+        songs = tf.cast(parsed[SONG_ID], tf.int32)
         count = tf.shape(users)[0]
         if negatives:
             negs = draw_negatives(users, tf.cast(seeds, tf.int64))
@@ -109,11 +119,9 @@ def make_train_dataset(
             labels = tf.reshape(labels, [-1])
         else:
             labels = tf.ones([count], tf.float32)
-        features = {
-            "user_id": users,
-            "song_id": songs,
-            "chord_ids": tf.gather(chord_table, songs),
-        }
+        features = {USER_ID: users, SONG_ID: songs}
+        for name, table in tables.items():
+            features[name] = tf.gather(table, songs)
         return features, labels
 
     dataset = tf.data.Dataset.from_tensor_slices(files)
@@ -136,14 +144,9 @@ def make_train_dataset(
 
 def epoch_arrays(dataset) -> dict[str, np.ndarray]:
     """One pass of ``dataset`` concatenated into numpy arrays (for tests and checks)."""
-    parts: dict[str, list[np.ndarray]] = {
-        "user_id": [],
-        "song_id": [],
-        "chord_ids": [],
-        "label": [],
-    }
+    parts: dict[str, list[np.ndarray]] = {"label": []}
     for features, labels in dataset.as_numpy_iterator():
-        for name in ("user_id", "song_id", "chord_ids"):
-            parts[name].append(features[name])
+        for name, values in features.items():
+            parts.setdefault(name, []).append(values)
         parts["label"].append(labels)
     return {name: np.concatenate(values) for name, values in parts.items()}

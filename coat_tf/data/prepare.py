@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coat_tf import paths
 from coat_tf.data import filtering, records, splits
 from coat_tf.data.dataset import FORMAT_VERSION, MANIFEST, PreparedDataset, content_hash
 from coat_tf.data.errors import ON_ERROR, DataError, ErrorLog
@@ -51,7 +52,6 @@ from coat_tf.fileio import atomic_directory, atomic_write_bytes, atomic_write_te
 
 SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "demo")
 SONGS_WITHOUT_CHORDS = ("keep", "drop")
-CACHE_ENV = "COAT_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,6 @@ class PrepareConfig:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         defaults = {} if source in ("lfm1b", "events") else {"since": None}
         return cls(**{**defaults, **overrides})
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "coat_tf"
 
 
 def _say(message: str, progress: bool) -> None:
@@ -204,7 +199,7 @@ def prepare(
         raise DataError(None, f"source {source!r} needs an input path")
     if Path(out_dir).exists() and not overwrite:
         raise FileExistsError(f"{out_dir} already exists (pass overwrite to replace it)")
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
     log = ErrorLog(config.on_error)
     demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
     interactions, ml_test, audio, names, steps = _read(

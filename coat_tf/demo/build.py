@@ -23,9 +23,10 @@ import numpy as np
 
 from coat_tf.chords.synth import SynthSettings, TimedLabel, render, write_audio
 from coat_tf.demo.catalogue import Song, make_catalogue
-from coat_tf.demo.config import CACHE_ENV, DEMO_VERSION, DemoConfig
+from coat_tf.demo.config import DEMO_VERSION, DemoConfig
 from coat_tf.demo.listeners import Listening, over_representation, simulate_listening
 from coat_tf.fileio import atomic_directory, atomic_write_text
+from coat_tf.paths import cache_dir
 
 
 def _render_song(job: tuple[Song, str, SynthSettings, float]) -> str:
@@ -220,12 +221,6 @@ def _planted_record(songs, listening: Listening, config: DemoConfig) -> dict:
     }
 
 
-def default_cache_root() -> Path:
-    """``$COAT_CACHE_DIR``, else ``~/.cache/coat_tf``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "coat_tf"
-
-
 def get_demo(
     config: DemoConfig | None = None,
     cache_root: str | os.PathLike | None = None,
@@ -237,7 +232,7 @@ def get_demo(
     ``cache_root/chord_cache``, so an interrupted build resumes its extraction.
     """
     config = config or DemoConfig()
-    root = Path(cache_root) if cache_root else default_cache_root()
+    root = Path(cache_root) if cache_root else cache_dir()
     folder = root / f"demo-{config.key()}"
     if (folder / "events.tsv").is_file():
         return folder

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 
 DEMO_VERSION = 1
-CACHE_ENV = "COAT_CACHE_DIR"
 
 #: name -> (mode, beats per chord, chords as (semitones above the tonic, quality)).
 FAMILIES: dict[str, tuple[str, int, tuple[tuple[int, str], ...]]] = {

@@ -5,7 +5,7 @@ Matplotlib is imported only when an image is rendered.
 
 from __future__ import annotations
 
-from coat_tf.inspection.callback import AttentionSummary, has_attention, probe_attention
+from coat_tf.inspection.callback import AttentionSummary, probe_attention
 from coat_tf.inspection.heatmap import AttentionPlot, render_attention
 from coat_tf.inspection.measures import (
     UserChords,
@@ -25,7 +25,6 @@ __all__ = [
     "attention_entropy",
     "choose_probes",
     "chord_mass",
-    "has_attention",
     "probe_attention",
     "render_attention",
     "song_display_names",

@@ -19,7 +19,7 @@ from coat_tf.inspection.measures import (
     user_chords,
 )
 from coat_tf.inspection.probes import Probes
-from coat_tf.models.coat import ATTENTION_LAYER, attention_model
+from coat_tf.models.recommender import Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -27,26 +27,17 @@ SUBDIR = "attention"
 Names = Sequence[str] | Mapping[int, str]
 
 
-def has_attention(model: tf.keras.Model) -> bool:
-    """Whether ``model`` has COAT's chord attention layer."""
-    return any(layer.name == ATTENTION_LAYER for layer in model.layers)
-
-
-def probe_attention(model: tf.keras.Model, probes: Probes) -> np.ndarray:
-    """Attention weights float64 ``[P, L]`` of the probe pairs under a COAT ``model``."""
-    if not has_attention(model):
-        raise ValueError(f"model {model.name!r} has no {ATTENTION_LAYER!r} layer")
-    return _weights(attention_model(model), probes)
-
-
-def _weights(attention: tf.keras.Model, probes: Probes) -> np.ndarray:
-    length = attention.input["chord_ids"].shape[-1]
+def probe_attention(recommender: Recommender, probes: Probes) -> np.ndarray:
+    """Attention weights float64 ``[P, L]`` of the probe pairs under a COAT model."""
+    if not recommender.has_attention:
+        raise ValueError(f"model {recommender.name!r} has no chord attention")
+    length = recommender.sequence_length
     if length != probes.sequence_length:
         raise ValueError(
             f"the model takes {length} chord positions, the probes have {probes.sequence_length}"
         )
-    inputs = {name: tf.constant(value) for name, value in probes.inputs().items()}
-    return np.asarray(attention(inputs, training=False), dtype=np.float64)
+    weights = recommender.attention(tf.constant(probes.users), tf.constant(probes.chords))
+    return np.asarray(weights, dtype=np.float64)
 
 
 def _name(names: Names | None, index: int, kind: str) -> str:
@@ -76,13 +67,15 @@ class AttentionSummary(tf.keras.callbacks.Callback):
     this callback's step ``e + 1``.
 
     Steps are written before the first epoch of each ``fit`` (step ``initial_epoch``), every
-    ``every_n_epochs`` epochs, and after the last epoch. A model without a ``chord_attention``
-    layer (NeuMF) makes the callback do nothing, with one logged warning.
+    ``every_n_epochs`` epochs, and after the last epoch. A model without a chord attention
+    (NeuMF) makes the callback do nothing, with one logged warning.
 
     Args:
         log_dir: the run's TensorBoard folder (the same as the ``TensorBoard`` callback's).
         probes: the pairs, from :func:`~coat_tf.inspection.probes.choose_probes`.
         chord_labels: chord id -> label (``data.vocabulary.labels``).
+        recommender: the scoring interface of the model being trained; its ``attention``
+            reads the current weights.
         user_names, song_names: index -> display name (``data.user_ids``,
             :func:`~coat_tf.inspection.probes.song_display_names`); default ``"user 3"``.
         every_n_epochs: write every n-th epoch.
@@ -95,6 +88,7 @@ class AttentionSummary(tf.keras.callbacks.Callback):
         log_dir: str | os.PathLike,
         probes: Probes,
         chord_labels: Sequence[str],
+        recommender: Recommender,
         user_names: Names | None = None,
         song_names: Names | None = None,
         every_n_epochs: int = 1,
@@ -113,6 +107,7 @@ class AttentionSummary(tf.keras.callbacks.Callback):
                 f"{len(chord_labels)} labels"
             )
         self.log_dir = Path(log_dir)
+        self.recommender = recommender
         self.probes = probes
         self.chord_labels = list(chord_labels)
         self.user_names = user_names
@@ -122,8 +117,6 @@ class AttentionSummary(tf.keras.callbacks.Callback):
         self.label_every = label_every
         self._writer = None
         self._plots: list[AttentionPlot] = []
-        self._attention: tf.keras.Model | None = None
-        self._attention_source: tf.keras.Model | None = None
         self._warned = False
         self._started = False
         self._last_step: int | None = None
@@ -152,27 +145,19 @@ class AttentionSummary(tf.keras.callbacks.Callback):
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _attention_for(self, model: tf.keras.Model) -> tf.keras.Model | None:
-        if model is not self._attention_source:
-            self._attention_source = model
-            self._attention = attention_model(model) if has_attention(model) else None
-        if self._attention is None and not self._warned:
-            self._warned = True
-            logger.warning(
-                "model %r has no %r layer: attention summaries are not written",
-                model.name,
-                ATTENTION_LAYER,
-            )
-        return self._attention
-
     def write(self, step: int) -> bool:
         """Write every summary for the current model at ``step``; False where the model has
-        no attention layer."""
-        attention = self._attention_for(self.model)
-        if attention is None:
+        no attention."""
+        if not self.recommender.has_attention:
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "model %r has no chord attention: attention summaries are not written",
+                    self.recommender.name,
+                )
             return False
         probes = self.probes
-        weights = _weights(attention, probes)
+        weights = probe_attention(self.recommender, probes)
         entropy = attention_entropy(weights)
         maximum = uniform_entropy(probes.sequence_length)
         if self._writer is None:

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from coat_tf.inspection.measures import chord_mass
-from coat_tf.models.coat import attention_model
+from coat_tf.models.recommender import Recommender
 
 
 @dataclass
@@ -45,16 +45,22 @@ def _pairs(users: Sequence[int], songs: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.repeat(np.asarray(users, np.int32), len(songs)), np.tile(songs, len(users))
 
 
-def _mean_mass(model, users, songs, chords: np.ndarray, chord: int, batch: int) -> tuple:  # noqa: ANN001
+def _mean_mass(
+    recommender: Recommender,
+    users,
+    songs,
+    chords: np.ndarray,
+    chord: int,
+    batch: int,  # noqa: ANN001
+) -> tuple:
     user_ids, song_ids = _pairs(users, songs)
     weights = []
     for start in range(0, len(user_ids), batch):
-        features = {
-            "user_id": tf.constant(user_ids[start : start + batch]),
-            "song_id": tf.constant(song_ids[start : start + batch]),
-            "chord_ids": tf.constant(chords[song_ids[start : start + batch]]),
-        }
-        weights.append(model(features).numpy())
+        part = slice(start, start + batch)
+        attention = recommender.attention(
+            tf.constant(user_ids[part]), tf.constant(chords[song_ids[part]])
+        )
+        weights.append(attention.numpy())
     weights = np.concatenate(weights)
     num_chords = int(chords.max()) + 1
     mass = chord_mass(weights, chords[song_ids], num_chords)[:, chord]
@@ -63,7 +69,7 @@ def _mean_mass(model, users, songs, chords: np.ndarray, chord: int, batch: int) 
 
 
 def planted_attention_mass(
-    model: tf.keras.Model,
+    recommender: Recommender,
     chords: np.ndarray,
     planted: Mapping[int, Sequence[int]],
     controls: Sequence[int],
@@ -71,10 +77,10 @@ def planted_attention_mass(
     seed: int = 0,
     batch: int = 4096,
 ) -> PlantedMass:
-    """:class:`PlantedMass` of a COAT ``model``.
+    """:class:`PlantedMass` of a COAT model.
 
     Args:
-        model: a COAT model (one with a ``chord_attention`` layer).
+        recommender: the scoring interface of a COAT model (one with a chord attention).
         chords: the chord table ``[num_songs, L]``.
         planted: chord id -> indices of the users planted with it.
         controls: indices of users with no planted preference.
@@ -82,7 +88,6 @@ def planted_attention_mass(
         seed: chooses the users.
         batch: pairs per forward pass.
     """
-    weights_model = attention_model(model)
     rng = np.random.default_rng(seed)
 
     def pick(users: Sequence[int]) -> np.ndarray:
@@ -95,10 +100,8 @@ def planted_attention_mass(
         songs = np.flatnonzero((chords == chord).any(axis=1)).astype(np.int32)
         if not len(songs) or not len(users):
             continue
-        mass, share, n = _mean_mass(weights_model, pick(users), songs, chords, chord, batch)
-        control, _, n_control = _mean_mass(
-            weights_model, control_users, songs, chords, chord, batch
-        )
+        mass, share, n = _mean_mass(recommender, pick(users), songs, chords, chord, batch)
+        control, _, n_control = _mean_mass(recommender, control_users, songs, chords, chord, batch)
         totals += [mass * n, share * n, control * n, n]
     if not totals[3]:
         raise ValueError("no planted user has a song holding their chord")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from coat_tf.checks import check_choice, check_non_negative, check_positive_int, fresh_initializer
+from coat_tf.config import ATTENTION_MODES as MODES
 
-MODES = ("learned", "uniform")
 IMPLEMENTATIONS = ("split", "concat")
 
 
@@ -32,26 +32,29 @@ class ChordAttention(tf.keras.layers.Layer):
     scoring every user against every song affordable. ``implementation="concat"`` evaluates the
     literal left-hand side with the same weights; it exists to test and measure the split form.
 
-    ``mode="uniform"`` is the paper's ablation "without attention": every position gets the same
-    weight. The weights are normalised, ``beta_i = 1 / L``, so ``Att`` is the mean chord embedding
-    rather than the sum. Sequences always have length ``L`` (100), so sum and mean differ by the
-    constant factor ``L``, which the next dense layer absorbs: the two define the same family of
-    models, and the mean keeps the attended vector on the same scale as in ``learned`` mode (same
-    initialisation and regularisation behave the same), so the ablation changes only the
-    weighting. In this mode the layer has no ``W``, ``b``, ``h`` or ``p``.
+    The ablations "without attention" give every position the same weight. ``mode="ones"`` is
+    the paper's literal form, ``beta_i = 1``, so ``Att`` is the *sum* of the ``L`` chord
+    embeddings. ``mode="uniform"`` normalises, ``beta_i = 1 / L``, so ``Att`` is their *mean*.
+    Sequences always have length ``L`` (100), so the two differ by the constant factor ``L``,
+    which the next dense layer can absorb: they define the same family of models, but not the
+    same training. The mean keeps the attended vector on the scale of ``learned`` mode (same
+    initialisation and regularisation behave the same), so that ablation changes only the
+    weighting; the sum starts ``L`` times larger. In both modes the layer has no ``W``, ``b``,
+    ``h`` or ``p``.
 
     Args:
         num_chords: chord vocabulary size.
         sequence_length: ``L``.
         embedding_size: ``d``, the size of the chord and position embeddings.
         attention_size: ``A``.
-        mode: ``"learned"`` or ``"uniform"``.
+        mode: ``"learned"``, ``"uniform"`` or ``"ones"``.
         implementation: ``"split"`` or ``"concat"``.
         l2: L2 penalty on the chord and position embeddings.
         embeddings_initializer, kernel_initializer: initialisers of the tables and of ``W``, ``h``.
 
     Input: ``[user_embedding, chord_ids]``: ``[B, d_u]`` float, ``[B, L]`` integer.
-    Output: ``(attended, weights)``: ``[B, d]`` and ``[B, L]`` (each row sums to 1).
+    Output: ``(attended, weights)``: ``[B, d]`` and ``[B, L]`` (each row sums to 1, or to ``L``
+    in mode ``"ones"``).
     """
 
     def __init__(
@@ -122,13 +125,26 @@ class ChordAttention(tf.keras.layers.Layer):
     def call(self, inputs: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         user, chord_ids = inputs
         chords = tf.gather(self.chord_embeddings, chord_ids)  # [B, L, d]
-        if self.mode == "uniform":
-            length = tf.shape(chord_ids)[-1]
-            weights = tf.ones_like(chord_ids, dtype=chords.dtype) / tf.cast(length, chords.dtype)
-        else:
-            weights = tf.nn.softmax(self.scores(user, chord_ids), axis=-1)  # [B, L]
+        weights = self.weights_for(user, chord_ids)  # [B, L]
         attended = tf.einsum("bl,bld->bd", weights, chords)
         return attended, weights
+
+    def weights_for(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
+        """``beta``: ``[B, d_u], [B, L] -> [B, L]`` (constant in the ablation modes)."""
+        ones = tf.ones_like(chord_ids, dtype=self.chord_embeddings.dtype)
+        if self.mode == "ones":
+            return ones
+        if self.mode == "uniform":
+            return ones / tf.cast(tf.shape(chord_ids)[-1], ones.dtype)
+        return tf.nn.softmax(self.scores(user, chord_ids), axis=-1)
+
+    def constant_weight(self) -> float | None:
+        """The weight of every position in the ablation modes (``1`` or ``1 / L``), else None."""
+        if self.mode == "ones":
+            return 1.0
+        if self.mode == "uniform":
+            return 1.0 / self.sequence_length
+        return None
 
     def scores(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
         """The unnormalised scores ``a_i`` of equation (2): ``[B, d_u], [B, L] -> [B, L]``."""

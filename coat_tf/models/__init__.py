@@ -1,15 +1,48 @@
-"""Models assembled from the layers, each a functional Keras model."""
+"""Every model of the paper, each behind one scoring interface (:class:`Recommender`).
 
-from coat_tf.models.coat import attention_model, build_coat_model
-from coat_tf.models.gmf import build_gmf_model
-from coat_tf.models.neumf import build_neumf_model
-from coat_tf.models.registry import MODELS, build_model
+- ``coat``, ``coat-uniform``, ``coat-ones``: :mod:`coat_tf.models.coat`
+- ``gmf``: :mod:`coat_tf.models.gmf`; ``mlp``, ``neumf``: :mod:`coat_tf.models.ncf`
+- ``neumf-cnn``, ``neumf-lstm``: :mod:`coat_tf.models.audio`
+- ``wmf``: :mod:`coat_tf.models.wmf`
+
+:mod:`coat_tf.models.registry` names them for ``--model``; :mod:`coat_tf.models.runs` loads a
+trained run back as a :class:`Recommender`.
+"""
+
+from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model
+from coat_tf.models.coat import CoatRecommender, build_coat_model
+from coat_tf.models.gmf import GmfRecommender, build_gmf_model
+from coat_tf.models.ncf import build_mlp_model, build_neumf_model, load_pretrained
+from coat_tf.models.recommender import KerasRecommender, Recommender, Unsupported
+from coat_tf.models.registry import (
+    MODELS,
+    MissingContentError,
+    ModelSpec,
+    build_model,
+    get_spec,
+    song_tables,
+)
+from coat_tf.models.wmf import WmfRecommender, WmfTrainer
 
 __all__ = [
     "MODELS",
-    "attention_model",
+    "AudioRecommender",
+    "CoatRecommender",
+    "GmfRecommender",
+    "KerasRecommender",
+    "MissingContentError",
+    "ModelSpec",
+    "Recommender",
+    "Unsupported",
+    "WmfRecommender",
+    "WmfTrainer",
     "build_coat_model",
     "build_gmf_model",
+    "build_mlp_model",
     "build_model",
+    "build_neumf_audio_model",
     "build_neumf_model",
+    "get_spec",
+    "load_pretrained",
+    "song_tables",
 ]

@@ -1,12 +1,21 @@
-"""The named inputs every model of the project accepts."""
+"""Keras inputs of the models, named by :mod:`coat_tf.schema`."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-USER_ID = "user_id"
-SONG_ID = "song_id"
-CHORD_IDS = "chord_ids"
+from coat_tf.schema import CHORD_IDS, CONTENT_INPUTS, MFCC, SONG_ID, USER_ID
+
+__all__ = [
+    "CHORD_IDS",
+    "CONTENT_INPUTS",
+    "MFCC",
+    "SONG_ID",
+    "USER_ID",
+    "chord_input",
+    "id_inputs",
+    "mfcc_input",
+]
 
 
 def id_inputs() -> dict[str, tf.keras.Input]:
@@ -20,3 +29,8 @@ def id_inputs() -> dict[str, tf.keras.Input]:
 def chord_input(sequence_length: int) -> tf.keras.Input:
     """``chord_ids``: integer input of shape ``[B, sequence_length]``."""
     return tf.keras.Input(shape=(sequence_length,), dtype=tf.int32, name=CHORD_IDS)
+
+
+def mfcc_input(frames: int, coefficients: int) -> tf.keras.Input:
+    """``mfcc``: float input of shape ``[B, frames, coefficients]`` (time first)."""
+    return tf.keras.Input(shape=(frames, coefficients), dtype=tf.float32, name=MFCC)

@@ -1,32 +1,178 @@
-"""One name per model, for ``--model`` and the tuner."""
+"""One name per model, for ``--model``, the experiments and the tuner.
+
+Each :class:`ModelSpec` says how to build the model, which song content it reads, how it is
+trained (``"keras"``: Adam or SGD on sampled negatives; ``"als"``: WMF's alternating least
+squares) and how to wrap it in the scoring interface (:class:`~coat_tf.models.recommender.
+Recommender`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from coat_tf.config import ModelConfig
-from coat_tf.models.coat import build_coat_model
-from coat_tf.models.gmf import build_gmf_model
-from coat_tf.models.neumf import build_neumf_model
+from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model, mfcc_table
+from coat_tf.models.coat import CoatRecommender, build_coat_model
+from coat_tf.models.gmf import GmfRecommender, build_gmf_model
+from coat_tf.models.inputs import CHORD_IDS, MFCC
+from coat_tf.models.ncf import build_mlp_model, build_neumf_model
+from coat_tf.models.recommender import KerasRecommender, Recommender
 
 
-def _coat_uniform(config: ModelConfig) -> tf.keras.Model:
-    return build_coat_model(dataclasses.replace(config, attention_mode="uniform"))
+class MissingContentError(ValueError):
+    """The model reads song content (chords, MFCCs) that the data set does not have."""
 
 
-MODELS: dict[str, Callable[[ModelConfig], tf.keras.Model]] = {
-    "coat": build_coat_model,
-    "coat-uniform": _coat_uniform,
-    "gmf": build_gmf_model,
-    "neumf": build_neumf_model,
-}
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build, train and score one model.
+
+    Attributes:
+        name: the ``--model`` name.
+        summary: one line for ``--help`` and the tables.
+        build: ``ModelConfig -> tf.keras.Model`` (None for models not trained by Keras).
+        content: the song content it reads (``"chord_ids"``, ``"mfcc"``) or None.
+        trainer: ``"keras"`` or ``"als"``.
+        recommender: ``(model, config, song_tables) -> Recommender`` for Keras models.
+    """
+
+    name: str
+    summary: str
+    build: Callable[[ModelConfig], tf.keras.Model] | None
+    content: str | None = None
+    trainer: str = "keras"
+    recommender: Callable[..., Recommender] | None = None
+
+    def wrap(
+        self, model: tf.keras.Model, config: ModelConfig, song_tables: Mapping[str, np.ndarray]
+    ) -> Recommender:
+        """The scoring interface of a Keras ``model`` built by this spec."""
+        factory = self.recommender or _generic
+        return factory(model, config, song_tables)
+
+
+def _generic(model, config: ModelConfig, tables) -> Recommender:  # noqa: ANN001
+    return KerasRecommender(model, config.num_users, config.num_songs, tables)
+
+
+def _coat(mode: str) -> Callable[[ModelConfig], tf.keras.Model]:
+    def build(config: ModelConfig) -> tf.keras.Model:
+        return build_coat_model(dataclasses.replace(config, attention_mode=mode))
+
+    return build
+
+
+def _audio(kind: str) -> Callable[[ModelConfig], tf.keras.Model]:
+    def build(config: ModelConfig) -> tf.keras.Model:
+        return build_neumf_audio_model(config, kind)
+
+    return build
+
+
+def _coat_recommender(model, config: ModelConfig, tables) -> Recommender:  # noqa: ANN001
+    return CoatRecommender(model, config.num_users, config.num_songs, tables)
+
+
+def _gmf_recommender(model, config: ModelConfig, tables) -> Recommender:  # noqa: ANN001
+    return GmfRecommender(model, config.num_users, config.num_songs, song_tables=tables)
+
+
+def _audio_recommender(model, config: ModelConfig, tables) -> Recommender:  # noqa: ANN001
+    shape = (config.mfcc_coefficients, config.mfcc_frames)
+    return AudioRecommender(
+        model, config.num_users, config.num_songs, tables, shape, config.mfcc_pool
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "coat", "COAT: GMF and chord attention, then a tower", _coat("learned"), CHORD_IDS,
+            recommender=_coat_recommender,
+        ),
+        ModelSpec(
+            "coat-uniform", "COAT without attention: mean chord embedding", _coat("uniform"),
+            CHORD_IDS, recommender=_coat_recommender,
+        ),
+        ModelSpec(
+            "coat-ones", "COAT without attention: every weight 1 (the paper's)", _coat("ones"),
+            CHORD_IDS, recommender=_coat_recommender,
+        ),
+        ModelSpec("gmf", "GMF (NCF)", build_gmf_model, recommender=_gmf_recommender),
+        ModelSpec("mlp", "MLP (NCF)", build_mlp_model),
+        ModelSpec("neumf", "NeuMF (NCF)", build_neumf_model),
+        ModelSpec(
+            "neumf-cnn", "NeuMF with a CNN over MFCCs", _audio("cnn"), MFCC,
+            recommender=_audio_recommender,
+        ),
+        ModelSpec(
+            "neumf-lstm", "NeuMF with an LSTM over MFCCs", _audio("lstm"), MFCC,
+            recommender=_audio_recommender,
+        ),
+        ModelSpec("wmf", "WMF (Hu et al.), alternating least squares", None, trainer="als"),
+    )
+}  # fmt: skip
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` called ``name``; ``ValueError`` naming the choices otherwise."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
 
 
 def build_model(name: str, config: ModelConfig) -> tf.keras.Model:
-    """The model called ``name`` (one of :data:`MODELS`), shaped by ``config``."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](config)
+    """The Keras model called ``name`` (one of :data:`MODELS`), shaped by ``config``."""
+    spec = get_spec(name)
+    if spec.build is None:
+        raise ValueError(f"model {name!r} is not a Keras model (trainer {spec.trainer!r})")
+    return spec.build(config)
+
+
+def song_tables(spec: ModelSpec, data, config: ModelConfig) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """The per-song content tables ``spec``'s model reads, from a prepared data set.
+
+    Raises:
+        MissingContentError: the data set lacks the content (no song has chords, or there is
+            no ``mfcc.npy``), naming the missing table and the ``prepare`` option that makes it.
+    """
+    if spec.content == CHORD_IDS:
+        has = data.songs["has_chords"].to_numpy() if "has_chords" in data.songs else None
+        if has is not None and not has.any():
+            raise MissingContentError(
+                f"model {spec.name!r} reads chord sequences, but no song of {data.path} has "
+                f"any (songs.tsv: has_chords is 0 for all {data.num_songs} songs, chords.npy "
+                "holds only the unknown chord): prepare the data from events with an "
+                "audio_path column (python -m coat_tf.data prepare --source events ...), so "
+                "that chords are extracted"
+            )
+        return {CHORD_IDS: np.asarray(data.chords, dtype=np.int32)}
+    if spec.content == MFCC:
+        if data.mfcc is None:
+            raise MissingContentError(
+                f"model {spec.name!r} reads MFCCs, but {data.path} has no mfcc.npy: prepare "
+                "the data again with --mfcc (python -m coat_tf.data prepare ... --mfcc; on "
+                "the demo data, python -m coat_tf.train --mfcc)"
+            )
+        return {MFCC: mfcc_table(data.mfcc, config.mfcc_pool)}
+    return {}
+
+
+def content_shapes(data) -> dict[str, int]:  # noqa: ANN001
+    """The ``ModelConfig`` sizes a data set fixes (ids, chords, MFCC shape)."""
+    shapes = {
+        "num_users": data.num_users,
+        "num_songs": data.num_songs,
+        "num_chords": data.num_chords,
+        "sequence_length": data.sequence_length,
+    }
+    if data.mfcc is not None:
+        shapes["mfcc_coefficients"] = int(data.mfcc.shape[1])
+        shapes["mfcc_frames"] = int(data.mfcc.shape[2])
+    return shapes

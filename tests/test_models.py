@@ -1,0 +1,268 @@
+"""Every model of the registry behind the one scoring interface."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from coat_tf.config import ModelConfig
+from coat_tf.models import (
+    MODELS,
+    MissingContentError,
+    Unsupported,
+    WmfRecommender,
+    WmfTrainer,
+    build_gmf_model,
+    build_mlp_model,
+    build_neumf_model,
+    get_spec,
+    load_pretrained,
+    song_tables,
+)
+from coat_tf.models.audio import mfcc_table, pool_mfcc
+from coat_tf.models.recommender import pairwise_score_all
+from coat_tf.models.wmf import confidence_matrix
+
+KERAS_MODELS = [name for name, spec in MODELS.items() if spec.trainer == "keras"]
+USERS, SONGS, CHORDS, COEFFICIENTS, FRAMES = 9, 31, 12, 6, 40
+
+
+def _config(size: int = 8, **kwargs) -> ModelConfig:
+    return ModelConfig(
+        num_users=USERS,
+        num_songs=SONGS,
+        num_chords=CHORDS,
+        embedding_size=size,
+        mfcc_coefficients=COEFFICIENTS,
+        mfcc_frames=FRAMES,
+        mfcc_pool=4,
+        **kwargs,
+    )
+
+
+def _raw_mfcc(rows: int, seed: int = 2) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(rows, COEFFICIENTS, FRAMES)).astype("float32")
+
+
+def _tables(config: ModelConfig) -> dict[str, np.ndarray]:
+    chords = np.random.default_rng(1).integers(0, CHORDS, (SONGS, 100)).astype("int32")
+    return {"chord_ids": chords, "mfcc": mfcc_table(_raw_mfcc(SONGS), config.mfcc_pool)}
+
+
+def _recommender(name: str, size: int = 8, steps: int = 1):  # noqa: ANN202
+    """Model ``name`` after ``steps`` Adam steps on random pairs, and its recommender."""
+    config = _config(size)
+    spec = get_spec(name)
+    model = spec.build(config)
+    tables = _tables(config)
+    recommender = spec.wrap(model, config, tables)
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.001), loss="binary_crossentropy")
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, USERS, 64).astype("int32")
+    songs = rng.integers(0, SONGS, 64).astype("int32")
+    labels = (rng.random(64) < 0.5).astype("float32")
+    batch = recommender.features(users, songs)
+    losses = [float(model.train_on_batch(batch, labels)) for _ in range(steps)]
+    return recommender, model, losses
+
+
+def test_the_registry_holds_every_model_of_the_paper() -> None:
+    assert set(MODELS) == {
+        "coat",
+        "coat-uniform",
+        "coat-ones",
+        "gmf",
+        "mlp",
+        "neumf",
+        "neumf-cnn",
+        "neumf-lstm",
+        "wmf",
+    }
+    with pytest.raises(ValueError, match="unknown model 'bpr'.*coat"):
+        get_spec("bpr")
+
+
+@pytest.mark.parametrize("size", [8, 16, 32, 64])
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_builds_and_takes_training_steps(name: str, size: int) -> None:
+    recommender, model, losses = _recommender(name, size, steps=5)
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+    scores = recommender.score_pairs(np.arange(USERS), np.arange(USERS)).numpy()
+    assert scores.shape == (USERS,) and np.all((scores > 0) & (scores < 1))
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_fast_full_catalogue_scores_equal_the_pairwise_ones(name: str) -> None:
+    recommender, model, _ = _recommender(name)
+    users = tf.constant([0, 4, 8])
+    fast = recommender.score_all(users).numpy()
+    assert fast.shape == (3, SONGS)
+    np.testing.assert_allclose(fast, pairwise_score_all(recommender, users).numpy(), atol=1e-6)
+    # and the pairs equal the Keras model called directly on gathered inputs
+    songs = np.arange(SONGS, dtype=np.int32)
+    direct = model(recommender.features(np.full(SONGS, 4, np.int32), songs)).numpy()
+    np.testing.assert_allclose(fast[1], direct, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_saved_weights_reload_to_the_same_scores(name: str, tmp_path) -> None:
+    recommender, model, _ = _recommender(name)
+    model.save_weights(str(tmp_path / "weights"))
+    config = _config()
+    spec = get_spec(name)
+    again = spec.build(config)
+    again.load_weights(str(tmp_path / "weights")).expect_partial()
+    restored = spec.wrap(again, config, _tables(config))
+    users = tf.constant([1, 2])
+    np.testing.assert_allclose(
+        restored.score_all(users).numpy(), recommender.score_all(users).numpy(), atol=1e-6
+    )
+
+
+def test_ncf_shapes_follow_the_predictive_factors() -> None:
+    """For F factors: GMF embeddings F, MLP embeddings 4F each, hidden layers 4F, 2F, F."""
+    config = _config(16)
+    neumf = build_neumf_model(config)
+    assert neumf.get_layer("gmf").user_embeddings.shape == (USERS, 16)
+    assert neumf.get_layer("mlp_user_embedding").embeddings.shape == (USERS, 64)
+    assert neumf.get_layer("mlp_song_embedding").embeddings.shape == (SONGS, 64)
+    kernels = [w.shape for w in neumf.get_layer("mlp_tower").weights if "kernel" in w.name]
+    assert kernels == [(128, 64), (64, 32), (32, 16)]
+    assert neumf.get_layer("prediction").kernel.shape == (32, 1)
+    mlp = build_mlp_model(config)
+    assert mlp.get_layer("prediction").kernel.shape == (16, 1)
+
+
+def test_pretraining_combines_gmf_and_mlp() -> None:
+    """With alpha = 1 NeuMF predicts what the GMF does, with alpha = 0 what the MLP does."""
+    config = _config(8)
+    gmf, mlp = build_gmf_model(config), build_mlp_model(config)
+    batch = {"user_id": np.arange(USERS), "song_id": np.arange(USERS) % SONGS}
+    for alpha, reference in ((1.0, gmf), (0.0, mlp)):
+        neumf = build_neumf_model(config)
+        load_pretrained(neumf, gmf, mlp, alpha=alpha)
+        np.testing.assert_allclose(neumf(batch).numpy(), reference(batch).numpy(), atol=1e-6)
+    neumf = build_neumf_model(config)
+    load_pretrained(neumf, gmf, mlp, alpha=0.5)
+    h_gmf, b_gmf = gmf.get_layer("prediction").get_weights()
+    h_mlp, b_mlp = mlp.get_layer("prediction").get_weights()
+    kernel, bias = neumf.get_layer("prediction").get_weights()
+    np.testing.assert_allclose(kernel, np.concatenate([h_gmf, h_mlp]) / 2)
+    np.testing.assert_allclose(bias, (b_gmf + b_mlp) / 2)
+    with pytest.raises(ValueError, match="pre-trained GMF does not fit"):
+        load_pretrained(neumf, build_gmf_model(_config(16)), mlp)
+
+
+def test_audio_models_score_new_songs_from_raw_mfccs() -> None:
+    """A new song: both song embeddings replaced by the catalogue's mean, its own audio."""
+    recommender, model, _ = _recommender("neumf-cnn", steps=2)
+    raw = _raw_mfcc(4, seed=9)
+    users = np.array([0, 3, 5, 8], np.int32)
+    got = recommender.score_new_songs(users, raw).numpy()
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for table in (
+        copy.get_layer("gmf").song_embeddings,
+        copy.get_layer("mlp_song_embedding").embeddings,
+    ):
+        table.assign(tf.repeat(tf.reduce_mean(table, 0, keepdims=True), SONGS, 0))
+    want = copy(
+        {"user_id": users, "song_id": np.zeros(4, np.int32), "mfcc": pool_mfcc(raw, 4)}
+    ).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.std(recommender.score_new_songs(np.zeros(4, np.int32), raw).numpy()) > 0
+
+
+def test_pool_mfcc_averages_frames_time_first() -> None:
+    mfcc = np.arange(2 * 3 * 9, dtype="float32").reshape(2, 3, 9)
+    pooled = pool_mfcc(mfcc, 4).numpy()
+    assert pooled.shape == (2, 2, 3)
+    np.testing.assert_allclose(pooled[1, 0], mfcc[1, :, :4].mean(axis=1))
+    np.testing.assert_allclose(pooled[0, 1], mfcc[0, :, 4:8].mean(axis=1))
+    np.testing.assert_allclose(mfcc_table(np.concatenate([mfcc] * 3), 4, chunk=2)[5], pooled[1])
+
+
+def test_capabilities_are_declared_and_refused_clearly() -> None:
+    gmf, _, _ = _recommender("gmf")
+    assert not gmf.has_attention and gmf.content_input is None
+    with pytest.raises(Unsupported, match="no chord attention"):
+        gmf.attention([0], np.zeros((1, 100), np.int32))
+    with pytest.raises(Unsupported, match="reads no song content"):
+        gmf.score_new_songs([0], np.zeros((1, 100), np.int32))
+    mlp, _, _ = _recommender("mlp")
+    with pytest.raises(Unsupported, match="not a dot-product model"):
+        mlp.dot_product_tables()
+    coat, _, _ = _recommender("coat")
+    assert coat.has_attention and coat.content_input == "chord_ids"
+
+
+class _Data:
+    """The attributes of a prepared data set that ``song_tables`` reads."""
+
+    def __init__(self, has_chords: bool, mfcc: np.ndarray | None) -> None:
+        import pandas as pd
+
+        self.path = "/data/set"
+        self.num_songs = SONGS
+        self.chords = np.ones((SONGS, 100), np.int32)
+        self.songs = pd.DataFrame({"has_chords": [int(has_chords)] * SONGS})
+        self.mfcc = mfcc
+
+
+def test_missing_content_names_the_table_and_the_prepare_option() -> None:
+    config = _config()
+    with pytest.raises(MissingContentError, match="no song of /data/set.*has_chords.*audio_path"):
+        song_tables(get_spec("coat"), _Data(False, None), config)
+    with pytest.raises(MissingContentError, match="no mfcc.npy.*--mfcc"):
+        song_tables(get_spec("neumf-lstm"), _Data(True, None), config)
+    assert song_tables(get_spec("neumf"), _Data(False, None), config) == {}
+    tables = song_tables(get_spec("neumf-cnn"), _Data(True, _raw_mfcc(SONGS)), config)
+    assert tables["mfcc"].shape == (SONGS, FRAMES // 4, COEFFICIENTS)
+
+
+def _planted_interactions() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two user groups and two song groups: group g's users play most of group g's songs."""
+    rng = np.random.default_rng(0)
+    users, songs = [], []
+    for user in range(40):
+        group = user % 2
+        mine = np.arange(group * 30, group * 30 + 30)
+        for song in rng.choice(mine, 20, replace=False):
+            users.append(user)
+            songs.append(song)
+    plays = rng.integers(1, 5, len(users))
+    return np.array(users), np.array(songs), plays
+
+
+def test_wmf_ranks_each_groups_songs_first() -> None:
+    users, songs, plays = _planted_interactions()
+    config = dataclasses.replace(_config().wmf, regularization=0.1, alpha=2.0)
+    confidence = confidence_matrix(users, songs, plays, 40, 60, config)
+    assert confidence.shape == (40, 60)
+    assert confidence[users[0], songs[0]] == pytest.approx(1 + 2.0 * plays[0])
+    trainer = WmfTrainer(confidence, 2, config, seed=0)
+    for _ in range(10):
+        trainer.step()
+    recommender = WmfRecommender(*trainer.factors())
+    scores = recommender.score_all(np.arange(40)).numpy()
+    for user in range(40):
+        # among the songs the user never played, the 10 of their own group come first
+        unplayed = np.setdiff1d(np.arange(60), songs[users == user])
+        top = unplayed[np.argsort(-scores[user, unplayed])[:10]]
+        assert np.all(top // 30 == user % 2), user
+    np.testing.assert_allclose(
+        recommender.score_pairs([3, 3], [0, 59]).numpy(), scores[3, [0, 59]], atol=1e-6
+    )
+    assert not recommender.score_is_probability
+
+
+def test_wmf_factors_save_and_load(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    recommender = WmfRecommender(rng.normal(size=(5, 3)), rng.normal(size=(7, 3)))
+    recommender.save(tmp_path / "factors.npz")
+    again = WmfRecommender.load(tmp_path / "factors.npz")
+    np.testing.assert_array_equal(again.score_all([0, 4]).numpy(), recommender.score_all([0, 4]))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
