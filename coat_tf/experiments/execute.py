@@ -1,0 +1,151 @@
+"""Running an experiment's plan: resumable, with a progress line per run.
+
+A run whose folder holds ``metrics.json`` is finished and never redone. A run folder without it
+(a run killed half-way) continues from its last finished epoch (the runner's backup), so a
+second call after a kill runs only what is missing. Every finished run adds a row to
+``results.csv``, rewritten whole (atomically) after each run.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+from coat_tf import config as cfg
+from coat_tf.experiments.plan import PlannedRun
+from coat_tf.fileio import atomic_write_text
+
+RESULTS = "results.csv"
+COLUMNS = (
+    "model",
+    "factors",
+    "seed",
+    "source",
+    "val_hr",
+    "val_ndcg",
+    "sampled_hr",
+    "sampled_ndcg",
+    "full_hr",
+    "full_ndcg",
+    "best_epoch",
+    "epochs",
+    "train_seconds",
+    "run_dir",
+)
+INTEGERS = ("factors", "seed", "best_epoch", "epochs")
+FLOATS = (
+    "val_hr",
+    "val_ndcg",
+    "sampled_hr",
+    "sampled_ndcg",
+    "full_hr",
+    "full_ndcg",
+    "train_seconds",
+)
+
+
+def metrics_row(run: PlannedRun, metrics: dict) -> dict:
+    """One ``results.csv`` row from a run's ``metrics.json``."""
+    test = metrics["test"]
+    full = test.get("full_catalogue", {})
+    return {
+        "model": run.model,
+        "factors": run.factors,
+        "seed": run.seed,
+        "source": run.source,
+        "val_hr": metrics["validation"]["hr"],
+        "val_ndcg": metrics["validation"]["ndcg"],
+        "sampled_hr": test["sampled"]["hr"],
+        "sampled_ndcg": test["sampled"]["ndcg"],
+        "full_hr": full.get("hr", float("nan")),
+        "full_ndcg": full.get("ndcg", float("nan")),
+        "best_epoch": metrics["best_epoch"],
+        "epochs": metrics["epochs"],
+        "train_seconds": round(float(metrics["train_seconds"]), 1),
+        "run_dir": str(run.run_dir),
+    }
+
+
+def write_results(path: Path, rows: list[dict]) -> None:
+    """``results.csv``: one row per finished run, in plan order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_results(path: Path) -> list[dict]:
+    """The rows of a ``results.csv``, numbers parsed."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for key in INTEGERS:
+                row[key] = int(row[key])
+            for key in FLOATS:
+                row[key] = float(row[key])
+            rows.append(row)
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True) -> list[dict]:  # noqa: ANN001
+    """Run every unfinished run of ``runs`` on ``data`` and return all rows (see the module
+    docstring). Prints a line per run with the estimated time left."""
+    import tensorflow as tf
+
+    from coat_tf.runner import train_and_evaluate
+
+    rows: list[dict] = []
+    done_times: list[float] = []
+    todo = [run for run in runs if not (run.run_dir / "metrics.json").is_file()]
+    print(
+        f"{len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run",
+        file=sys.stderr,
+        flush=True,
+    )
+    for index, run in enumerate(runs, start=1):
+        metrics_path = run.run_dir / "metrics.json"
+        label = f"[{index}/{len(runs)}] {run.model} F={run.factors} seed {run.seed}"
+        if metrics_path.is_file():
+            rows.append(metrics_row(run, json.loads(metrics_path.read_text())))
+            continue
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run.config, run.run_dir / "config.json")
+        started = time.perf_counter()
+        metrics, _ = train_and_evaluate(
+            run.config,
+            data,
+            run.run_dir,
+            full_catalogue=full_catalogue,
+            verbose=False,
+            inspect=False,
+        )
+        metrics["hyperparameters_from"] = run.source
+        atomic_write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
+        rows.append(metrics_row(run, metrics))
+        write_results(out / RESULTS, rows)
+        done_times.append(time.perf_counter() - started)
+        left = len([r for r in runs[index:] if not (r.run_dir / "metrics.json").is_file()])
+        mean = sum(done_times) / len(done_times)
+        row = rows[-1]
+        print(
+            f"{label}: val NDCG@10 {row['val_ndcg']:.4f}, test NDCG@10 sampled "
+            f"{row['sampled_ndcg']:.4f} full {row['full_ndcg']:.4f}, {done_times[-1]:.0f} s; "
+            f"{left} runs left, about {_duration(mean * left)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        tf.keras.backend.clear_session()
+        gc.collect()
+    write_results(out / RESULTS, rows)
+    return rows

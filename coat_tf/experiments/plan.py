@@ -1,0 +1,178 @@
+"""What an experiment runs: one run per (model, predictive factors, seed), and its settings.
+
+The paper's experiments, and the reproduction of NCF's published table:
+
+- ``table1``: COAT with and without attention (Table I): ``coat``, ``coat-ones`` (the paper's
+  ablation, every weight 1) and ``coat-uniform`` (the same with weights ``1 / L``, a named
+  variant beyond the paper).
+- ``fig2``: COAT against the baselines at predictive factors 8 to 64 (Fig. 2): ``coat``,
+  ``wmf``, ``neumf``, ``neumf-cnn``, ``neumf-lstm``.
+- ``ncf``: NCF's models on its protocol (He et al., 2017): ``gmf``, ``mlp``, ``neumf``,
+  ``neumf-pre`` (NeuMF pre-trained from this experiment's GMF and MLP runs of the same size and
+  seed) and ``wmf``.
+
+Settings of each run, in order: :class:`~coat_tf.config.RunConfig`'s defaults, then a
+``--config`` file's ``"defaults"`` and its entry for the model, then the tuner's best
+configuration for the model (``--tuned``), then the experiment's own axes (the predictive
+factors, the seed) and ``--epochs``. Each run records where its settings came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from coat_tf import config as cfg
+from coat_tf.config import RunConfig
+from coat_tf.models import get_spec
+
+EXPERIMENTS: dict[str, tuple[str, ...]] = {
+    "table1": ("coat", "coat-ones", "coat-uniform"),
+    "fig2": ("coat", "wmf", "neumf", "neumf-cnn", "neumf-lstm"),
+    "ncf": ("gmf", "mlp", "neumf", "neumf-pre", "wmf"),
+}
+#: models that exist only in experiments: name -> (registered model, what it needs first)
+PRETRAINED = {"neumf-pre": ("neumf", ("gmf", "mlp"))}
+BEST_CONFIG = "best_config.json"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of an experiment.
+
+    Attributes:
+        model: the experiment's name for it (a registered model or ``neumf-pre``).
+        factors: predictive factors (``embedding_size``).
+        seed: the run's seed.
+        run_dir: its run folder.
+        config: the resolved configuration.
+        source: where the hyperparameters came from (``defaults``, ``config file``, ``tuned``).
+    """
+
+    model: str
+    factors: int
+    seed: int
+    run_dir: Path
+    config: RunConfig
+    source: str
+
+
+def run_dir(out: Path, model: str, factors: int, seed: int) -> Path:
+    """``OUT/runs/<model>/f<factors>/seed<seed>``."""
+    return Path(out) / "runs" / model / f"f{factors}" / f"seed{seed}"
+
+
+def registered_name(model: str) -> str:
+    """The ``--model`` name behind an experiment's model name."""
+    return PRETRAINED[model][0] if model in PRETRAINED else model
+
+
+def check_models(models: list[str]) -> None:
+    """Unknown names, or a pre-trained NeuMF without the runs it starts from, are errors."""
+    for name in models:
+        if name not in PRETRAINED:
+            get_spec(name)
+    for name in models:
+        if name in PRETRAINED:
+            needs = PRETRAINED[name][1]
+            missing = [m for m in needs if m not in models]
+            if missing or any(models.index(m) > models.index(name) for m in needs):
+                raise ValueError(
+                    f"{name} starts from the {' and '.join(needs)} runs of the same experiment: "
+                    f"list {', '.join(needs)} before {name} in --models"
+                )
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_overrides(path: str | os.PathLike | None) -> dict:
+    """A ``--config`` file: ``{"defaults": {...}, "models": {name: {...}}}``, each a partial
+    :class:`RunConfig` as JSON (``{"train": {"learning_rate": 0.001}}``)."""
+    if path is None:
+        return {"defaults": {}, "models": {}}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--config {path}: {error}") from None
+    unknown = sorted(set(data) - {"defaults", "models"})
+    if not isinstance(data, dict) or unknown:
+        raise ValueError(f"--config {path}: expected keys 'defaults' and 'models', got {unknown}")
+    return {"defaults": data.get("defaults", {}), "models": data.get("models", {})}
+
+
+def tuned_config(tuned: str | os.PathLike | None, model: str) -> dict | None:
+    """The tuner's best configuration for ``model`` (``TUNED/<model>/best_config.json``), or
+    None where that search has none."""
+    if tuned is None:
+        return None
+    path = Path(tuned) / registered_name(model) / BEST_CONFIG
+    if not path.is_file():
+        return None
+    best = json.loads(path.read_text(encoding="utf-8"))
+    # the tuned hyperparameters only: sizes and data come from the experiment
+    for key in ("num_users", "num_songs", "num_chords", "sequence_length", "embedding_size"):
+        best.get("model", {}).pop(key, None)
+    best.pop("data_dir", None)
+    best.get("train", {}).pop("seed", None)
+    return best
+
+
+def plan(
+    experiment: str,
+    models: list[str],
+    factors: list[int],
+    seeds: list[int],
+    out: Path,
+    shapes: dict,
+    data_dir: str,
+    overrides: dict,
+    tuned: str | os.PathLike | None = None,
+    epochs: int | None = None,
+) -> list[PlannedRun]:
+    """Every run of the experiment, in the order they run: by seed, then size, then model (so
+    that partial results cover every model), a pre-trained NeuMF after its GMF and MLP."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; choose one of {list(EXPERIMENTS)}")
+    check_models(models)
+    runs = []
+    for seed in seeds:
+        for size in factors:
+            for model in models:
+                settings = _merge(cfg.to_dict(RunConfig()), overrides["defaults"])
+                source = "defaults"
+                if model in overrides["models"] or registered_name(model) in overrides["models"]:
+                    entry = overrides["models"].get(
+                        model, overrides["models"].get(registered_name(model))
+                    )
+                    settings = _merge(settings, entry)
+                    source = "config file"
+                best = tuned_config(tuned, model)
+                if best is not None:
+                    settings = _merge(settings, best)
+                    source = "tuned"
+                settings["model"] = {**settings["model"], **shapes, "embedding_size": size}
+                settings["train"]["seed"] = seed
+                if epochs is not None:
+                    settings["train"]["epochs"] = epochs
+                settings["model_name"] = registered_name(model)
+                settings["data_dir"] = data_dir
+                if model in PRETRAINED:
+                    gmf, mlp = PRETRAINED[model][1]
+                    settings["train"]["pretrain_gmf"] = str(run_dir(out, gmf, size, seed))
+                    settings["train"]["pretrain_mlp"] = str(run_dir(out, mlp, size, seed))
+                config = cfg.from_dict(RunConfig, settings)
+                runs.append(
+                    PlannedRun(model, size, seed, run_dir(out, model, size, seed), config, source)
+                )
+    return runs

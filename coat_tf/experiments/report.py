@@ -1,0 +1,138 @@
+"""An experiment's tables and plot, from its ``results.csv`` rows.
+
+- ``<experiment>.md``: one table per metric (HR@10 and NDCG@10, on the stored sampled
+  candidates and over the full catalogue), models down, predictive factors across, mean ±
+  standard deviation over seeds, the best mean of each column in bold; then where the
+  hyperparameters came from.
+- ``<experiment>.png``: the shape of the paper's Fig. 2: one panel per metric, predictive
+  factors on the x axis (log scale), one line per model, error bars of one standard deviation.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from coat_tf.fileio import atomic_write_bytes, atomic_write_text
+
+METRICS = (
+    ("sampled_hr", "HR@10, 99 sampled negatives"),
+    ("sampled_ndcg", "NDCG@10, 99 sampled negatives"),
+    ("full_hr", "HR@10, full catalogue"),
+    ("full_ndcg", "NDCG@10, full catalogue"),
+)
+
+
+def summarise(rows: list[dict], metric: str) -> dict[tuple[str, int], tuple[float, float, int]]:
+    """``(model, factors) -> (mean, standard deviation, seeds)`` of ``metric``."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for row in rows:
+        groups.setdefault((row["model"], row["factors"]), []).append(float(row[metric]))
+    return {
+        key: (
+            statistics.mean(values),
+            statistics.stdev(values) if len(values) > 1 else 0.0,
+            len(values),
+        )
+        for key, values in groups.items()
+    }
+
+
+def _ordered(rows: list[dict], key: str) -> list:
+    seen: list = []
+    for row in rows:
+        if row[key] not in seen:
+            seen.append(row[key])
+    return seen
+
+
+def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> str:
+    """The experiment's tables (see the module docstring)."""
+    models = _ordered(rows, "model")
+    factors = sorted(_ordered(rows, "factors"))
+    seeds = sorted(_ordered(rows, "seed"))
+    lines = [f"# {title}", ""]
+    if note:
+        lines += [note, ""]
+    lines += [
+        f"Mean ± standard deviation over seeds {', '.join(map(str, seeds))} "
+        f"({len(rows)} runs); the best mean of each column in bold. Every figure is on the "
+        "test split, with the epoch chosen on validation NDCG@10.",
+        "",
+    ]
+    for metric, label in METRICS:
+        table = summarise(rows, metric)
+        best = {
+            f: max((table[(m, f)][0] for m in models if (m, f) in table), default=None)
+            for f in factors
+        }
+        lines += [f"## {label}", ""]
+        lines.append("| model | " + " | ".join(f"F = {f}" for f in factors) + " |")
+        lines.append("|---|" + "---|" * len(factors))
+        for model in models:
+            cells = []
+            for f in factors:
+                if (model, f) not in table:
+                    cells.append("")
+                    continue
+                mean, spread, count = table[(model, f)]
+                cell = f"{mean:.4f} ± {spread:.4f}"
+                if count < len(seeds):
+                    cell += f" ({count} seeds)"
+                cells.append(f"**{cell}**" if mean == best[f] else cell)
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines.append("")
+    sources = {}
+    for row in rows:
+        sources.setdefault(row["model"], set()).add(row["source"])
+    lines += ["## Hyperparameters", ""]
+    for model in models:
+        lines.append(f"- {model}: {', '.join(sorted(sources[model]))}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], title: str, metrics: Sequence[tuple[str, str]] = METRICS) -> bytes:
+    """The PNG of the paper's Fig. 2 shape (see the module docstring)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = _ordered(rows, "model")
+    factors = sorted(_ordered(rows, "factors"))
+    columns = 2
+    rows_of_panels = -(-len(metrics) // columns)
+    figure, axes = plt.subplots(
+        rows_of_panels, columns, figsize=(5.2 * columns, 3.6 * rows_of_panels), squeeze=False
+    )
+    for axis, (metric, label) in zip(axes.ravel(), metrics, strict=False):
+        table = summarise(rows, metric)
+        for model in models:
+            points = [(f, *table[(model, f)][:2]) for f in factors if (model, f) in table]
+            if not points:
+                continue
+            xs, means, spreads = zip(*points, strict=True)
+            axis.errorbar(xs, means, yerr=spreads, marker="o", capsize=3, label=model)
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(factors, [str(f) for f in factors])
+        axis.set_xlabel("predictive factors")
+        axis.set_title(label, fontsize=10)
+        axis.grid(alpha=0.3)
+    for axis in axes.ravel()[len(metrics) :]:
+        axis.axis("off")
+    axes.ravel()[0].legend(fontsize=8)
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def write_report(out: Path, experiment: str, rows: list[dict], title: str, note: str = "") -> None:
+    """Write ``<experiment>.md`` and ``<experiment>.png`` into ``out`` (atomically)."""
+    atomic_write_text(out / f"{experiment}.md", markdown(experiment, rows, title, note))
+    atomic_write_bytes(out / f"{experiment}.png", plot(rows, title))

@@ -1,0 +1,160 @@
+"""``python -m coat_tf.experiments``: smoke runs of every experiment, resuming, settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coat_tf.experiments.__main__ import main
+from coat_tf.experiments.plan import plan, read_overrides, run_dir
+from coat_tf.experiments.report import markdown, summarise
+from tests.tiny_data import prepare_tiny
+
+SMOKE = ["--seeds", "0", "--factors", "8", "--epochs", "1", "--no-full-catalogue"]
+SHAPES = {"num_users": 5, "num_songs": 50, "num_chords": 25, "sequence_length": 100}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """The tiny data set with chords, and random MFCC excerpts for the audio baselines."""
+    folder = prepare_tiny(tmp_path_factory.mktemp("experiments"))
+    songs = len(np.load(folder / "chords.npy"))
+    mfcc = np.random.default_rng(0).normal(size=(songs, 20, 64)).astype(np.float32)
+    np.save(folder / "mfcc.npy", mfcc)
+    return folder
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["table1", "fig2", "ncf"])
+def test_smoke_run_writes_the_table_the_plot_and_every_run(tiny, tmp_path, experiment) -> None:
+    out = tmp_path / experiment
+    config = tmp_path / "config.json"
+    # the audio models read 64 frames in steps of 8 here
+    config.write_text(json.dumps({"defaults": {"model": {"mfcc_pool": 8}}}))
+    code = main(
+        [experiment, "--data", str(tiny), "--out", str(out), "--config", str(config), *SMOKE]
+    )
+    assert code == 0
+    rows = _rows(out / "results.csv")
+    expected = {
+        "table1": {"coat", "coat-ones", "coat-uniform"},
+        "fig2": {"coat", "wmf", "neumf", "neumf-cnn", "neumf-lstm"},
+        "ncf": {"gmf", "mlp", "neumf", "neumf-pre", "wmf"},
+    }[experiment]
+    assert {r["model"] for r in rows} == expected
+    for row in rows:
+        assert 0 <= float(row["sampled_ndcg"]) <= float(row["sampled_hr"]) <= 1
+        assert (Path(row["run_dir"]) / "metrics.json").is_file()
+        assert (Path(row["run_dir"]) / "config.json").is_file()
+    text = (out / f"{experiment}.md").read_text()
+    assert "## NDCG@10, 99 sampled negatives" in text and "| F = 8 |" in text
+    assert (out / f"{experiment}.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_a_second_call_runs_only_what_is_missing(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "again"
+    args = ["ncf", "--data", str(tiny), "--out", str(out), "--models", "gmf", "wmf", *SMOKE]
+    assert main(args) == 0
+    first = {r["model"]: r for r in _rows(out / "results.csv")}
+    # lose one finished run's metrics, as if it had been killed before writing them
+    (run_dir(out, "wmf", 8, 0) / "metrics.json").unlink()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 runs, 1 finished before, 1 to run" in capsys.readouterr().err
+    second = {r["model"]: r for r in _rows(out / "results.csv")}
+    assert second["gmf"] == first["gmf"]
+    assert second["wmf"]["val_ndcg"] == first["wmf"]["val_ndcg"]
+
+
+def test_plan_orders_runs_and_resolves_settings(tmp_path) -> None:
+    overrides = {
+        "defaults": {"train": {"batch_size": 128}},
+        "models": {"neumf": {"train": {"learning_rate": 0.005}}},
+    }
+    runs = plan(
+        "ncf", ["gmf", "mlp", "neumf-pre"], [8, 16], [0, 1], tmp_path, SHAPES, "/d", overrides
+    )
+    assert len(runs) == 12
+    assert [(r.seed, r.factors, r.model) for r in runs[:3]] == [
+        (0, 8, "gmf"),
+        (0, 8, "mlp"),
+        (0, 8, "neumf-pre"),
+    ]
+    pre = runs[2]
+    assert pre.config.model_name == "neumf" and pre.source == "config file"
+    assert pre.config.train.learning_rate == 0.005 and pre.config.train.batch_size == 128
+    assert pre.config.train.pretrain_gmf == str(run_dir(tmp_path, "gmf", 8, 0))
+    assert pre.config.model.embedding_size == 8 and pre.config.model.num_songs == 50
+    assert runs[0].source == "defaults" and runs[0].config.train.batch_size == 128
+    with pytest.raises(ValueError, match="list gmf, mlp before neumf-pre"):
+        plan("ncf", ["neumf-pre", "gmf", "mlp"], [8], [0], tmp_path, SHAPES, "/d", overrides)
+    with pytest.raises(ValueError, match="unknown model"):
+        plan("ncf", ["bpr"], [8], [0], tmp_path, SHAPES, "/d", overrides)
+
+
+def test_tuned_configurations_fill_in_hyperparameters(tmp_path) -> None:
+    tuned = tmp_path / "tuning"
+    (tuned / "coat").mkdir(parents=True)
+    best = {
+        "model": {"embedding_size": 32, "num_users": 999, "l2": 1e-4},
+        "train": {"batch_size": 512, "learning_rate": 0.0005, "seed": 7},
+        "model_name": "coat",
+        "data_dir": "/elsewhere",
+    }
+    (tuned / "coat" / "best_config.json").write_text(json.dumps(best))
+    runs = plan(
+        "table1",
+        ["coat", "coat-ones"],
+        [8],
+        [3],
+        tmp_path,
+        SHAPES,
+        "/d",
+        read_overrides(None),
+        tuned,
+    )
+    coat, ones = runs
+    assert coat.source == "tuned" and ones.source == "defaults"
+    assert (coat.config.train.batch_size, coat.config.train.learning_rate) == (512, 0.0005)
+    assert coat.config.model.l2 == 1e-4
+    # the experiment's axes and the data set's sizes win over the tuned file
+    assert coat.config.model.embedding_size == 8 and coat.config.train.seed == 3
+    assert coat.config.model.num_users == 5 and coat.config.data_dir == "/d"
+
+
+def test_report_marks_the_best_mean_and_counts_seeds() -> None:
+    rows = []
+    for seed, (a, b) in enumerate([(0.30, 0.20), (0.32, 0.26)]):
+        for model, value in (("coat", a), ("gmf", b)):
+            rows.append(
+                {
+                    "model": model,
+                    "factors": 8,
+                    "seed": seed,
+                    "source": "defaults",
+                    **{k: value for k in ("sampled_hr", "sampled_ndcg", "full_hr", "full_ndcg")},
+                }
+            )
+    mean, spread, count = summarise(rows, "full_ndcg")[("coat", 8)]
+    assert (mean, count) == (pytest.approx(0.31), 2) and spread == pytest.approx(0.0141421, 1e-4)
+    text = markdown("table1", rows, "T")
+    assert "| coat | **0.3100 ± 0.0141** |" in text and "| gmf | 0.2300 ± 0.0424 |" in text
+
+
+def test_missing_content_stops_before_any_run(tmp_path, capsys) -> None:
+    data = prepare_tiny(tmp_path)
+    (data / "mfcc.npy").unlink(missing_ok=True)
+    code = main(["fig2", "--data", str(data), "--out", str(tmp_path / "out"), *SMOKE])
+    assert code == 2
+    assert "no mfcc.npy" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
