@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from coat_tf.checks import check_choice, check_non_negative, check_positive_int
+from coat_tf.checks import (
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive_int,
+)
 from coat_tf.fileio import atomic_write_text
 
 ATTENTION_MODES = ("learned", "uniform")
@@ -127,10 +133,13 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "negatives", "top_k"):
             check_positive_int(name, getattr(self, name))
         _require(
-            isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
+            isinstance(self.learning_rate, int | float)
+            and not isinstance(self.learning_rate, bool)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0,
             "learning_rate",
             self.learning_rate,
-            "a positive number",
+            "a finite positive number",
         )
         _require(
             isinstance(self.seed, int) and not isinstance(self.seed, bool),
@@ -138,7 +147,7 @@ class TrainConfig:
             self.seed,
             "an integer",
         )
-        check_non_negative("early_stopping_patience", self.early_stopping_patience)
+        check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
 
 
 @dataclass
@@ -168,7 +177,13 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     for name, value in data.items():
         field_type = fields[name].type
         nested = _NESTED.get(field_type) if isinstance(field_type, str) else None
-        kwargs[name] = from_dict(nested, value) if nested is not None else value
+        if nested is None:
+            kwargs[name] = value
+            continue
+        try:
+            kwargs[name] = from_dict(nested, value)
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
     return cls(**kwargs)
 
 
@@ -189,4 +204,30 @@ def save(config: Any, path: str | os.PathLike) -> None:
 
 
 def load(cls: type[T], path: str | os.PathLike) -> T:
-    return from_json(cls, Path(path).read_text())
+    """Read a config from a JSON file.
+
+    Raises:
+        ValueError: the file is missing, unreadable, not UTF-8, not JSON, or holds a bad
+            setting; the message starts with the file's path (and the line, for bad JSON).
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file (expected a JSON {cls.__name__})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder (expected a JSON {cls.__name__} file)") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
+        ) from None
+    try:
+        return from_dict(cls, data)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{path}: {error}") from None
