@@ -9,7 +9,12 @@ import numpy as np
 import tensorflow as tf
 
 from coat_tf import evaluation
-from coat_tf.callbacks import BestWeights, ValidationRanking
+from coat_tf.callbacks import (
+    BestWeights,
+    StopOnNonFiniteLoss,
+    ValidationRanking,
+    check_finite_weights,
+)
 from coat_tf.config import RunConfig
 from coat_tf.data import PreparedDataset, make_train_dataset
 from coat_tf.models import build_model
@@ -78,6 +83,7 @@ def train_and_evaluate(
     tensorboard_dir = run_dir / "tensorboard"
     best = BestWeights(run_dir)
     callbacks = [
+        StopOnNonFiniteLoss(run_dir),  # first: a diverged run stops before the others look
         ValidationRanking(data.valid.users, data.valid.items, data.chords, train.top_k),
         best,
         tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -100,6 +106,7 @@ def train_and_evaluate(
 
     if best.exists():
         model.load_weights(str(best.weights_prefix)).expect_partial()
+    check_finite_weights(model)  # a failed run is neither evaluated nor exported
     scorer = make_catalogue_scorer(model, data.chords)
     k = train.top_k
     test = {"sampled": evaluation.sampled(scorer, data.test.users, data.test.items, k=k).to_dict()}

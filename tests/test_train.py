@@ -103,7 +103,7 @@ def test_bad_options_are_clear(argv: list[str], tmp_path: Path, capsys) -> None:
 
 
 def test_missing_data_is_clear(tmp_path: Path, capsys) -> None:
-    assert main(["--data", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")]) == 1
+    assert main(["--data", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")]) == 2
     assert "not a prepared data set" in capsys.readouterr().err
 
 

@@ -1,0 +1,103 @@
+"""What a run folder holds, and whether a new run (or ``--resume``) may start in it.
+
+States of a run folder (``python -m coat_tf.train --run-dir DIR``):
+
+- **new**: no ``config.json`` (absent, empty, or unrelated files): a run may start.
+- **finished**: ``metrics.json`` is there. Never overwritten; ``--resume`` has nothing to do.
+- **failed**: ``failure.json`` is there (the run diverged or stopped on an error). A new run
+  without ``--resume`` moves the failed run's files into ``failed-<time>/`` inside the folder
+  and starts afresh; ``--resume`` continues from its last finished epoch.
+- **unfinished**: ``config.json`` but neither of the above: the run was killed. With saved
+  progress (a backup or best weights) only ``--resume`` continues it, so a typing slip cannot
+  wipe hours of training; without any, a new run simply starts over.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from coat_tf.failures import FAILURE_FILE
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+#: What a run writes into its folder (moved aside together when a failed run is replaced).
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, FAILURE_FILE, "best.json", "best", "backup", "tensorboard")
+
+NEW, FINISHED, FAILED, UNFINISHED = "new", "finished", "failed", "unfinished"
+
+
+class RunDirError(ValueError):
+    """A run folder that does not fit the command (``str()`` says what to do)."""
+
+
+def run_state(run_dir: str | Path) -> str:
+    """One of ``"new"``, ``"finished"``, ``"failed"``, ``"unfinished"`` (module docstring)."""
+    run_dir = Path(run_dir)
+    if (run_dir / METRICS_FILE).is_file():
+        return FINISHED
+    if (run_dir / FAILURE_FILE).is_file():
+        return FAILED
+    if (run_dir / CONFIG_FILE).is_file():
+        return UNFINISHED
+    return NEW
+
+
+def has_progress(run_dir: str | Path) -> bool:
+    """Whether a killed run left anything ``--resume`` can continue from."""
+    run_dir = Path(run_dir)
+    backup = run_dir / "backup"
+    return (run_dir / "best.json").is_file() or (backup.is_dir() and any(backup.rglob("*")))
+
+
+def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:
+    """Check that a run (or ``--resume``) may start in ``run_dir``; make room if needed.
+
+    Returns a note to print (a failed run was moved aside), or ``None``.
+
+    Raises:
+        RunDirError: the folder is not a folder, holds a finished run, holds nothing to
+            resume, or holds an unfinished run with progress and ``resume`` is false.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--run-dir {run_dir}: is a file, not a folder")
+    state = run_state(run_dir)
+    if state == FINISHED:
+        what = "nothing to resume" if resume else "it is never overwritten"
+        raise RunDirError(
+            f"--run-dir {run_dir} holds a finished run ({METRICS_FILE}); {what}. "
+            "Choose another --run-dir."
+        )
+    if resume:
+        if state == NEW:
+            raise RunDirError(
+                f"--resume: {run_dir} holds no run to continue (no {CONFIG_FILE}); "
+                "check the folder name, or start the run without --resume"
+            )
+        return None
+    if state == UNFINISHED and has_progress(run_dir):
+        raise RunDirError(
+            f"--run-dir {run_dir} holds an unfinished run (killed?); pass --resume to continue "
+            "it, or choose another --run-dir"
+        )
+    if state == FAILED:
+        return f"note: {run_dir} held a failed run; its files were moved to {_set_aside(run_dir)}"
+    return None
+
+
+def _set_aside(run_dir: Path) -> Path:
+    """Move a failed run's files into ``failed-<time>/`` inside ``run_dir``."""
+    target = run_dir / f"failed-{time.strftime('%Y%m%d-%H%M%S')}"
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = run_dir / f"failed-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
+    target.mkdir()
+    for name in RUN_FILES:
+        if (run_dir / name).exists():
+            shutil.move(str(run_dir / name), str(target / name))
+    for stale in run_dir.glob(".best.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return target
