@@ -24,6 +24,7 @@ def write_events(path: Path, users: int = 80, songs: int = 300, per_user: int = 
 def prepare_tiny(folder: Path) -> Path:
     """Prepare the tiny events into ``folder/prepared`` and give its songs random chords."""
     from coat_tf.data import PrepareConfig, prepare
+    from coat_tf.data.dataset import update_checksums
 
     events = write_events(folder / "events.tsv")
     out = folder / "prepared"
@@ -31,4 +32,5 @@ def prepare_tiny(folder: Path) -> Path:
     prepare("events", events, out, config, progress=False)
     chords = np.random.default_rng(1).integers(1, 25, (300, 100)).astype(np.int32)
     np.save(out / "chords.npy", chords[: len(np.load(out / "chords.npy"))])
+    update_checksums(out)
     return out

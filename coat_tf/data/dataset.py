@@ -3,7 +3,9 @@
 Files of a prepared folder (format version 1):
 
 - ``manifest.json``: source, settings, counts (in the paper's terms), ``num_chords``,
-  ``sequence_length`` and ``content_hash`` (SHA-256 over the data files, see :func:`content_hash`)
+  ``sequence_length``, ``content_hash`` (SHA-256 over the data files, see :func:`content_hash`)
+  and ``files`` (each data file's size and SHA-256, checked by :meth:`PreparedDataset.load`
+  before anything is read; see :mod:`coat_tf.integrity`)
 - ``users.tsv`` (``index id``), ``songs.tsv`` (``index id has_chords has_audio name``),
   ``chord_vocabulary.txt``
 - ``chords.npy`` int32 ``[num_songs, sequence_length]``; ``mfcc.npy`` float32 ``[num_songs,
@@ -41,12 +43,18 @@ HASHED_FILES = (
 )
 
 
+def data_files(folder: str | os.PathLike) -> list[str]:
+    """The data files of a prepared folder (every file but the manifest), in a fixed order."""
+    folder = Path(folder)
+    names = [n for n in HASHED_FILES if (folder / n).is_file()]
+    return names + sorted(f"tfrecords/{p.name}" for p in (folder / "tfrecords").glob("train-*"))
+
+
 def content_hash(folder: str | os.PathLike) -> str:
     """SHA-256 over the data files (name, size and bytes of each, in a fixed order), including
     the TFRecord shards; the manifest itself is not included."""
     folder = Path(folder)
-    names = [n for n in HASHED_FILES if (folder / n).is_file()]
-    names += sorted(f"tfrecords/{p.name}" for p in (folder / "tfrecords").glob("train-*"))
+    names = data_files(folder)
     digest = hashlib.sha256()
     for name in names:
         path = folder / name
@@ -55,6 +63,99 @@ def content_hash(folder: str | os.PathLike) -> str:
             for block in iter(lambda h=handle: h.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of the prepared folder ``path``, or a DataError naming what is wrong."""
+    manifest_path = Path(path) / MANIFEST
+    if Path(path).is_file():
+        raise DataError(path, "is a file; expected a prepared data set folder")
+    if not manifest_path.is_file():
+        raise DataError(manifest_path, "no such file: not a prepared data set")
+    try:
+        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DataError(
+            manifest_path, f"not valid JSON ({error}). {rebuild_hint(path, {})}"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise DataError(manifest_path, f"not a manifest (a JSON object). {rebuild_hint(path, {})}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            manifest_path,
+            f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}",
+        )
+    return manifest
+
+
+def rebuild_hint(path: str | os.PathLike, manifest: dict) -> str:
+    """How to rebuild the prepared folder ``path``: the ``prepare`` command its manifest
+    records (source, input and the settings that differ from the defaults)."""
+    from coat_tf.data.prepare import rebuild_command
+
+    try:
+        command = rebuild_command(path, manifest)
+    except (KeyError, TypeError, ValueError):
+        command = None
+    if command is None:
+        return "Rebuild it with python -m coat_tf.data prepare ... --out DIR --overwrite."
+    hint = f"Rebuild it with: {command}"
+    if (manifest.get("source") or {}).get("name") == "demo":
+        hint += " (or delete the folder: python -m coat_tf.train rebuilds the demo data set)"
+    return hint
+
+
+def verify_files(path: str | os.PathLike, manifest: dict) -> None:
+    """Check the data files of ``path`` against the manifest's listing (or, for a data set
+    written before listings, its ``content_hash``).
+
+    Raises:
+        DataError (an :class:`~coat_tf.integrity.IntegrityError`): a file is missing or damaged.
+    """
+    from coat_tf.integrity import IntegrityError, verify
+
+    hint = rebuild_hint(path, manifest)
+    if "files" in manifest:
+        verify(path, manifest["files"], hint)
+    elif manifest.get("content_hash") and content_hash(path) != manifest["content_hash"]:
+        raise IntegrityError(
+            path, f"damaged: its files differ from the manifest's content_hash. {hint}"
+        )
+
+
+def update_checksums(path: str | os.PathLike) -> None:
+    """Re-list the data files of ``path`` in its manifest (``files`` and ``content_hash``).
+
+    For tools and tests that change a prepared data set in place on purpose; anything else
+    that changes a file makes :meth:`PreparedDataset.load` refuse the data set.
+    """
+    from coat_tf.fileio import atomic_write_text
+    from coat_tf.integrity import checksums
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    manifest["content_hash"] = content_hash(path)
+    manifest["files"] = checksums(path, data_files(path))
+    atomic_write_text(path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+class _reading:  # noqa: N801 - a context manager
+    """Turns a parser's error while reading ``name`` into a DataError naming the file."""
+
+    def __init__(self, path: Path, manifest: dict) -> None:
+        self.path, self.manifest, self.name = path, manifest, ""
+
+    def __enter__(self) -> _reading:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:  # noqa: ANN001
+        if error is None or not isinstance(error, Exception) or isinstance(error, DataError):
+            return False
+        raise DataError(
+            self.path / self.name,
+            f"cannot be read ({type(error).__name__}: {error}). "
+            + rebuild_hint(self.path, self.manifest),
+        ) from None
 
 
 @dataclass
@@ -89,39 +190,51 @@ class PreparedDataset:
         return str(self.manifest.get("settings", {}).get("compression", "") or "")
 
     @classmethod
-    def load(cls, path: str | os.PathLike, mmap_mfcc: bool = True) -> PreparedDataset:
-        """Read a prepared folder; a missing or inconsistent file is a DataError naming it."""
+    def load(
+        cls, path: str | os.PathLike, mmap_mfcc: bool = True, verify: bool = True
+    ) -> PreparedDataset:
+        """Read a prepared folder; a missing, damaged or inconsistent file is a DataError
+        naming it.
+
+        With ``verify`` (the default) every data file is first checked against the sizes and
+        SHA-256 checksums in the manifest (:mod:`coat_tf.integrity`); a data set written
+        before the manifest listed its files is checked against its ``content_hash``.
+        """
         from coat_tf.chords.vocabulary import ChordVocabulary
 
         path = Path(path)
-        manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise DataError(manifest_path, "no such file: not a prepared data set")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise DataError(manifest_path, f"not valid JSON ({error})") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise DataError(
-                manifest_path,
-                f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}",
-            )
+        manifest = read_manifest(path)
+        if verify:
+            verify_files(path, manifest)
         for name in ("users.tsv", "songs.tsv", "chords.npy", "train.tsv", "valid.npz", "test.npz"):
             if not (path / name).is_file():
                 raise DataError(path / name, "no such file in the prepared data set")
-        users = pd.read_csv(path / "users.tsv", sep="\t", dtype={"id": str}, keep_default_na=False)
-        songs = pd.read_csv(
-            path / "songs.tsv", sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
-        )
-        chords = np.load(path / "chords.npy").astype(np.int32, copy=False)
-        train = pd.read_csv(path / "train.tsv", sep="\t", dtype=np.int64)
-        mfcc_path = path / "mfcc.npy"
-        mfcc = (
-            np.load(mfcc_path, mmap_mode="r" if mmap_mfcc else None)
-            if mfcc_path.is_file()
-            else None
-        )
-        vocabulary = ChordVocabulary.load(path / "chord_vocabulary.txt")
+        with _reading(path, manifest) as reading:
+            reading.name = "users.tsv"
+            users = pd.read_csv(
+                path / "users.tsv", sep="\t", dtype={"id": str}, keep_default_na=False
+            )
+            reading.name = "songs.tsv"
+            songs = pd.read_csv(
+                path / "songs.tsv", sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
+            )
+            reading.name = "chords.npy"
+            chords = np.load(path / "chords.npy").astype(np.int32, copy=False)
+            reading.name = "train.tsv"
+            train = pd.read_csv(path / "train.tsv", sep="\t", dtype=np.int64)
+            mfcc_path = path / "mfcc.npy"
+            reading.name = "mfcc.npy"
+            mfcc = (
+                np.load(mfcc_path, mmap_mode="r" if mmap_mfcc else None)
+                if mfcc_path.is_file()
+                else None
+            )
+            reading.name = "chord_vocabulary.txt"
+            vocabulary = ChordVocabulary.load(path / "chord_vocabulary.txt")
+            reading.name = "valid.npz"
+            valid = Candidates.load(path / "valid.npz")
+            reading.name = "test.npz"
+            test = Candidates.load(path / "test.npz")
         data = cls(
             path=path,
             manifest=manifest,
@@ -130,8 +243,8 @@ class PreparedDataset:
             num_chords=len(vocabulary),
             chords=chords,
             train=train,
-            valid=Candidates.load(path / "valid.npz"),
-            test=Candidates.load(path / "test.npz"),
+            valid=valid,
+            test=test,
             user_ids=users["id"].tolist(),
             song_ids=songs["id"].tolist(),
             vocabulary=vocabulary,
