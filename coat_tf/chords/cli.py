@@ -132,12 +132,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    settings = ExtractorSettings(sample_rate=args.sample_rate)
+    vocabulary = ChordVocabulary.from_name(args.vocabulary)
     pairs = list_inputs(args.input)
     check_inputs(args.input, pairs)
     out = Path(args.out)
     check_out(out)
-    settings = ExtractorSettings(sample_rate=args.sample_rate)
-    vocabulary = ChordVocabulary.from_name(args.vocabulary)
     report = extract_many(
         [path for _, path in pairs],
         args.cache or out / "cache",
@@ -200,16 +200,16 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def run_mfcc(args: argparse.Namespace) -> int:
-    pairs = list_inputs(args.input)
-    check_inputs(args.input, pairs)
-    out = Path(args.out)
-    check_out(out)
     settings = MfccSettings(
         sample_rate=args.sample_rate,
         n_mfcc=args.n_mfcc,
         excerpt_seconds=args.excerpt_seconds,
         position=args.position,
     )
+    pairs = list_inputs(args.input)
+    check_inputs(args.input, pairs)
+    out = Path(args.out)
+    check_out(out)
     report = mfcc_many(
         [path for _, path in pairs],
         args.cache or out / "cache",

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
@@ -161,10 +160,14 @@ def _print_stats(manifest: dict) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    path = Path(args.dir) / "manifest.json"
-    if not path.is_file():
-        raise DataError(path, "no such file: not a prepared data set")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    """Print the counts, after checking every file against the manifest."""
+    from coat_tf.data.dataset import read_manifest, verify_files
+
+    manifest = read_manifest(args.dir)
+    verify_files(args.dir, manifest)
+    listed = len(manifest.get("files", {}))
+    if listed:
+        print(f"{args.dir}: all {listed} data files match the manifest", file=sys.stderr)
     if args.json:
         print(json.dumps(manifest["counts"], indent=2))
     else:
@@ -173,6 +176,8 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status: 0 done, 2 bad input (an option, the input files,
+    ``--out``, or a damaged prepared data set), with a message naming the file and line."""
     args = build_parser().parse_args(argv)
     try:
         return _prepare(args) if args.command == "prepare" else _stats(args)
