@@ -222,7 +222,7 @@ def prepare(
     started = time.perf_counter()
     config = config or PrepareConfig.for_source(source)
     if source != "demo" and input_path is None:
-        raise DataError(None, f"source {source!r} needs an input path")
+        raise DataError(None, f"--source {source} needs --input (the file or folder to read)")
     _check_out_dir(Path(out_dir), overwrite)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     log = ErrorLog(config.on_error)
@@ -232,7 +232,12 @@ def prepare(
     )
     where = input_path if input_path is not None else "demo"
     if not len(interactions):
-        raise DataError(where, f"no interactions left after the date and song steps {steps}")
+        raise DataError(
+            where,
+            "no interactions left after the date and song steps (see --since and "
+            "--top-songs). What each step left: "
+            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
+        )
 
     song_order = interactions.groupby("song")["play_count"].sum()
     song_list = song_order.index.astype(str).tolist()
@@ -267,10 +272,10 @@ def prepare(
     if not len(interactions):
         raise DataError(
             where,
-            "no users left to split: "
-            + "; ".join(f"after {k}: {v}" for k, v in steps.items())
-            + f" (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} interactions and "
-            f"{config.eval_negatives} songs they never heard)",
+            f"no users left to split (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} "
+            f"interactions and {config.eval_negatives} songs they never heard; see "
+            "--min-user-interactions and --eval-negatives). What each step left: "
+            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
         )
 
     # Indices.
@@ -420,6 +425,12 @@ def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
     if settings.get("mfcc"):
         words.append("--mfcc")
     return shlex.join(words)
+
+
+def _step_counts(counts: dict) -> str:
+    """A step's counts in words: ``"1 users, 2 songs, 2 interactions"`` (or its events)."""
+    keys = [k for k in ("users", "songs", "interactions") if k in counts] or list(counts)[:2]
+    return ", ".join(f"{counts[k]:,} {k}" for k in keys)
 
 
 def _checksums(folder: Path, names: list[str]) -> dict[str, dict]:

@@ -275,9 +275,13 @@ def damaged_gzip(path: Path, error: BaseException) -> DataError:
     return DataError(path, f"{what}; nothing was prepared from it. Fetch or compress it again.")
 
 
-def check_timestamp(seconds: int) -> int:
+def check_timestamp(seconds: int, text: str | None = None) -> int:
     """``seconds`` if it is a plausible Unix time (see :data:`LATEST_TIMESTAMP`), else a
-    ValueError saying what it probably is."""
+    ValueError saying what it probably is. ``text``: the date-time as written, if it was."""
+    if text is not None and not 0 <= seconds < LATEST_TIMESTAMP:
+        raise ValueError(
+            f"{text[:40]!r} is not a plausible listening time (before 1970 or after 2099)"
+        )
     if seconds < 0:
         raise ValueError(f"{seconds} is before 1970 (a negative Unix time)")
     if seconds >= LATEST_TIMESTAMP:
@@ -310,7 +314,7 @@ def _convert(value: str, kind: str) -> object:
             raise ValueError(f"not a timestamp: {value[:40]!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return check_timestamp(int(parsed.timestamp()))
+        return check_timestamp(int(parsed.timestamp()), value.strip())
     if kind == "str" and value == "":
         raise ValueError("empty")
     return value
