@@ -3,11 +3,12 @@
 A reader (or a resumed job) never sees a half-written file or folder: ``os.replace`` is atomic
 on one file system, and the temporary names start with a dot so globs skip them.
 
-A temporary name carries the writing process's id (``.NAME.PID-RANDOM.tmp`` for a file,
-``.NAME.PID-RANDOM.partial`` for a folder). A process killed half-way (SIGKILL, power loss)
-cannot remove its temporaries; :func:`remove_stale_temporaries` removes those whose process is
-gone, and is called by the next :func:`atomic_directory` in the same folder, by the chord
-cache and by the commands that write into an output folder, so a re-run leaves nothing behind.
+A temporary name carries the writing machine and process (``.NAME.HOST~PID-RANDOM.tmp`` for a
+file, ``.NAME.HOST~PID-RANDOM.partial`` for a folder). A process killed half-way (SIGKILL,
+power loss) cannot remove its temporaries; :func:`remove_stale_temporaries` removes those of
+this machine whose process is gone (never another machine's, on a shared file system), and is
+called by the next :func:`atomic_directory` in the same folder, by the chord cache and by the
+commands that write into an output folder, so a re-run leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_TEMPORARY = re.compile(r"^\..+\.(\d+)-[^.]+\.(tmp|partial)$")
+_TEMPORARY = re.compile(r"^\..+\.([A-Za-z0-9_]+)~(\d+)-[^.]+\.(tmp|partial)$")
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
 def _alive(pid: int) -> bool:
@@ -37,8 +40,9 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, recursive: bool = False) -> int:
-    """Remove temporary files and folders in ``folder`` left by processes that no longer
-    exist; returns how many were removed. Those of live processes are left alone."""
+    """Remove temporary files and folders in ``folder`` left by processes of this machine
+    that no longer exist; returns how many were removed. Those of live processes, and of
+    other machines, are left alone."""
     folder = Path(folder)
     if not folder.is_dir():
         return 0
@@ -46,7 +50,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, recursive: bool = False)
     removed = 0
     for entry in list(entries):
         match = _TEMPORARY.match(entry.name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or match.group(1) != _HOST or _alive(int(match.group(2))):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -57,7 +61,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, recursive: bool = False)
 
 
 def _prefix(path: Path) -> str:
-    return f".{path.name}.{os.getpid()}-"
+    return f".{path.name}.{_HOST}~{os.getpid()}-"
 
 
 def _umask() -> int:

@@ -58,20 +58,25 @@ def _dead_pid() -> int:
 
 
 def test_temporaries_of_dead_processes_are_removed(tmp_path) -> None:
+    from coat_tf.fileio import _HOST
+
     dead = _dead_pid()
-    stale_dir = tmp_path / f".other.{dead}-abc123.partial"  # a killed prepare to another --out
+    stale_dir = tmp_path / f".other.{_HOST}~{dead}-abc123.partial"  # a killed prepare elsewhere
     stale_dir.mkdir()
     (stale_dir / "chords.npy").write_bytes(b"x" * 100)
-    stale_file = tmp_path / f".chords.tsv.{dead}-xyz.tmp"
+    stale_file = tmp_path / f".chords.tsv.{_HOST}~{dead}-xyz.tmp"
     stale_file.write_text("half")
-    live = tmp_path / f".mine.{os.getpid()}-abc.partial"  # this process's: in use
+    live = tmp_path / f".mine.{_HOST}~{os.getpid()}-abc.partial"  # this process's: in use
     live.mkdir()
+    remote = tmp_path / f".theirs.otherhost~{dead}-abc.tmp"  # another machine's: unknown
+    remote.write_text("keep")
     unrelated = tmp_path / ".hidden.tmp"  # not a name fileio writes
     unrelated.write_text("keep")
     assert remove_stale_temporaries(tmp_path) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, unrelated.name])
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted([live.name, remote.name, unrelated.name])
 
     stale_dir.mkdir()
     with atomic_directory(tmp_path / "out") as tmp:  # the next writer in the folder cleans up
         assert not stale_dir.exists()
-        assert tmp.name.startswith(f".out.{os.getpid()}-")
+        assert tmp.name.startswith(f".out.{_HOST}~{os.getpid()}-")
