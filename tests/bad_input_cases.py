@@ -546,6 +546,18 @@ PREPARED = [
         ("train-00000-of-00002.tfrecord", "missing"),
     ),
     Case(
+        "tfrecord-shard-stray",
+        "train",
+        _damaged_data(
+            lambda d: shutil.copy(
+                d / "tfrecords" / "train-00000-of-00002.tfrecord",
+                d / "tfrecords" / "train-00000-of-00003.tfrecord",
+            )
+        ),
+        2,
+        ("train-00000-of-00003.tfrecord", "not part of the prepared data set"),
+    ),
+    Case(
         "train-tsv-missing",
         "train",
         _damaged_data(lambda d: (d / "train.tsv").unlink()),

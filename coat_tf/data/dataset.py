@@ -116,6 +116,12 @@ def verify_files(path: str | os.PathLike, manifest: dict) -> None:
 
     hint = rebuild_hint(path, manifest)
     if "files" in manifest:
+        unlisted = sorted(set(data_files(path)) - set(manifest["files"]))
+        if unlisted:  # e.g. a stray TFRecord shard, which training would read
+            raise IntegrityError(
+                Path(path) / unlisted[0],
+                f"not part of the prepared data set (not in its manifest). {hint}",
+            )
         verify(path, manifest["files"], hint)
     elif manifest.get("content_hash") and content_hash(path) != manifest["content_hash"]:
         raise IntegrityError(
