@@ -24,7 +24,7 @@ def write_events(path: Path, users: int = 80, songs: int = 300, per_user: int = 
 def prepare_tiny(folder: Path) -> Path:
     """Prepare the tiny events into ``folder/prepared`` and give its songs random chords."""
     from coat_tf.data import PrepareConfig, prepare
-    from coat_tf.data.dataset import update_checksums
+    from coat_tf.data.manifest import update_checksums
 
     events = write_events(folder / "events.tsv")
     out = folder / "prepared"

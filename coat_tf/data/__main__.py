@@ -161,7 +161,7 @@ def _print_stats(manifest: dict) -> None:
 
 def _stats(args: argparse.Namespace) -> int:
     """Print the counts, after checking every file against the manifest."""
-    from coat_tf.data.dataset import read_manifest, verify_files
+    from coat_tf.data.manifest import read_manifest, verify_files
 
     manifest = read_manifest(args.dir)
     verify_files(args.dir, manifest)

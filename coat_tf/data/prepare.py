@@ -35,16 +35,11 @@ import numpy as np
 import pandas as pd
 
 from coat_tf.data import filtering, records, splits
-from coat_tf.data.dataset import (
-    FORMAT_VERSION,
-    MANIFEST,
-    PreparedDataset,
-    content_hash,
-    data_files,
-)
+from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import ON_ERROR, DataError, ErrorLog
 from coat_tf.data.features import chord_table, mfcc_table
 from coat_tf.data.interactions import aggregate
+from coat_tf.data.manifest import FORMAT_VERSION, MANIFEST, content_hash, data_files
 from coat_tf.data.readers import (
     EventsFileSource,
     EventSource,
@@ -385,46 +380,6 @@ def prepare(
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
     return PreparedDataset.load(out_dir)
-
-
-#: ``PrepareConfig`` fields and the ``prepare`` options that set them.
-_FLAGS = {
-    "since": "--since",
-    "top_songs": "--top-songs",
-    "min_user_interactions": "--min-user-interactions",
-    "eval_negatives": "--eval-negatives",
-    "seed": "--seed",
-    "songs_without_chords": "--songs-without-chords",
-    "chord_vocabulary": "--chord-vocabulary",
-    "num_shards": "--shards",
-    "compression": "--compression",
-    "on_error": "--on-error",
-}
-
-
-def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
-    """The ``prepare`` command that rebuilds ``out_dir`` from what its manifest records, or
-    ``None`` where the manifest does not say (its source is unknown)."""
-    import shlex
-
-    source = (manifest.get("source") or {}).get("name")
-    if source not in SOURCES:
-        return None
-    words = ["python", "-m", "coat_tf.data", "prepare", "--source", source]
-    if manifest["source"].get("input"):
-        words += ["--input", str(manifest["source"]["input"])]
-    words += ["--out", str(out_dir), "--overwrite"]
-    settings = manifest.get("settings") or {}
-    defaults = dataclasses.asdict(PrepareConfig.for_source(source))
-    for name, flag in _FLAGS.items():
-        if name in settings and settings[name] != defaults[name]:
-            value = settings[name]
-            if name == "compression":
-                value = "gzip" if value == "GZIP" else "none"
-            words += [flag, "none" if value is None else str(value)]
-    if settings.get("mfcc"):
-        words.append("--mfcc")
-    return shlex.join(words)
 
 
 def _step_counts(counts: dict) -> str:
