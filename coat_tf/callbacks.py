@@ -1,4 +1,5 @@
-"""Training callbacks: validation ranking metrics each epoch, and the best weights kept on disk."""
+"""Training callbacks: a guard against a diverged loss, validation ranking metrics each epoch,
+and the best weights kept on disk."""
 
 from __future__ import annotations
 
@@ -12,8 +13,71 @@ import numpy as np
 import tensorflow as tf
 
 from coat_tf import evaluation
+from coat_tf.failures import NonFiniteWeights, TrainingDiverged, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models.recommender import Recommender
+
+
+class StopOnNonFiniteLoss(tf.keras.callbacks.Callback):
+    """Stops training once the loss is NaN or infinite, by raising
+    :class:`~coat_tf.failures.TrainingDiverged` (naming the epoch and batch).
+
+    Like ``TerminateOnNaN``, but the run fails instead of going on to evaluate, checkpoint and
+    export a model whose weights are no longer numbers, and with ``run_dir`` the run is marked
+    failed (``failure.json``, see :mod:`coat_tf.failures`). Put it first in the callback list:
+    the loss is checked again at the end of each epoch, before the other callbacks look at the
+    model (heat maps of NaN attention weights, validation ranking, the best weights).
+
+    The loss Keras logs is the mean over the epoch so far, so once a batch gives NaN it stays
+    NaN: checking every ``check_every`` batches (and at each epoch end) finds it without
+    waiting for the device after every batch.
+
+    Args:
+        run_dir: where to write the failure report, or ``None``.
+        check_every: batches between checks.
+    """
+
+    def __init__(self, run_dir: str | Path | None = None, check_every: int = 50) -> None:
+        super().__init__()
+        self._supports_tf_logs = True  # the loss is read as a tensor; other logs stay lazy
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.check_every = check_every
+        self.epoch = 1
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if (batch + 1) % self.check_every == 0:
+            self._check((logs or {}).get("loss"), batch + 1)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch + 1
+        self._check((logs or {}).get("loss"), None)
+
+    def _check(self, loss: object, batch: int | None) -> None:
+        if loss is None:
+            return
+        value = float(np.asarray(loss))
+        if math.isfinite(value):
+            return
+        self.model.stop_training = True
+        error = TrainingDiverged(self.epoch, value, batch)
+        if self.run_dir is not None:
+            write_failure_report(self.run_dir, error)
+        raise error
+
+
+def check_finite_weights(model: tf.Module) -> None:
+    """Raise :class:`~coat_tf.failures.NonFiniteWeights` if any weight of ``model`` (a Keras
+    model or a :class:`~coat_tf.models.Recommender`) is NaN or infinite (checked before a
+    model is evaluated or exported: nothing is exported from a diverged run)."""
+    for weight in model.variables:
+        if weight.dtype.is_floating and not np.all(np.isfinite(weight.numpy())):
+            raise NonFiniteWeights(
+                f"weight {weight.name} of model {model.name} holds NaN or infinite values: "
+                "the model diverged and is not exported. Retrain with a smaller learning rate."
+            )
 
 
 class ValidationRanking(tf.keras.callbacks.Callback):
@@ -49,14 +113,24 @@ class BestWeights(tf.keras.callbacks.Callback):
     strategy) and ``best.json`` (epoch and validation figures) in ``folder``. The checkpoint is
     written into a temporary folder that then replaces ``best/``, so a kill never leaves a
     half-written one. On a resumed run ``best.json`` is read back, so only a real improvement
-    replaces the saved weights.
+    replaces the saved weights, and what a kill during a swap left is tidied: a lone
+    ``.best.old`` (``best/`` already moved aside, the new one not yet in place) becomes
+    ``best/`` again, which is what ``best.json`` still describes.
     """
 
     def __init__(self, folder: str | Path, monitor: str = "val_ndcg") -> None:
         super().__init__()
         self.folder = Path(folder)
         self.monitor = monitor
+        self._recover()
         self.best = self.read(self.folder)
+
+    def _recover(self) -> None:
+        final, old = self.folder / "best", self.folder / ".best.old"
+        if old.is_dir() and not final.exists():
+            os.replace(old, final)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(self.folder / ".best.partial", ignore_errors=True)
 
     @staticmethod
     def read(folder: Path) -> dict:

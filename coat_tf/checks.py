@@ -12,15 +12,18 @@ def check_positive_int(name: str, value: Any) -> None:
 
 
 def check_non_negative(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-
-
-def check_finite_non_negative(name: str, value: Any) -> None:
-    """A non-negative number that is not infinite or NaN."""
-    check_non_negative(name, value)
-    if not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+
+
+def check_non_negative_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from coat_tf.checks import (
     check_choice,
-    check_finite_non_negative,
     check_non_negative,
+    check_non_negative_int,
     check_positive_int,
 )
 from coat_tf.fileio import atomic_write_text
@@ -58,8 +58,8 @@ class WmfConfig:
     log_plays: bool = False
 
     def __post_init__(self) -> None:
-        check_finite_non_negative("regularization", self.regularization)
-        check_finite_non_negative("alpha", self.alpha)
+        check_non_negative("regularization", self.regularization)
+        check_non_negative("alpha", self.alpha)
         _require(isinstance(self.log_plays, bool), "log_plays", self.log_plays, "true or false")
 
 
@@ -138,7 +138,7 @@ class ModelConfig:
             )
         check_choice("attention_user_embedding", self.attention_user_embedding, USER_EMBEDDINGS)
         check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
-        check_finite_non_negative("l2", self.l2)
+        check_non_negative("l2", self.l2)
         _require(
             self.mfcc_frames >= self.mfcc_pool,
             "mfcc_pool",
@@ -232,7 +232,7 @@ class TrainConfig:
             self.seed,
             "an integer",
         )
-        check_non_negative("early_stopping_patience", self.early_stopping_patience)
+        check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
 
 
 @dataclass
@@ -262,7 +262,13 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     for name, value in data.items():
         field_type = fields[name].type
         nested = _NESTED.get(field_type) if isinstance(field_type, str) else None
-        kwargs[name] = from_dict(nested, value) if nested is not None else value
+        if nested is None:
+            kwargs[name] = value
+            continue
+        try:
+            kwargs[name] = from_dict(nested, value)
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
     return cls(**kwargs)
 
 
@@ -287,4 +293,30 @@ def save(config: Any, path: str | os.PathLike) -> None:
 
 
 def load(cls: type[T], path: str | os.PathLike) -> T:
-    return from_json(cls, Path(path).read_text())
+    """Read a config from a JSON file.
+
+    Raises:
+        ValueError: the file is missing, unreadable, not UTF-8, not JSON, or holds a bad
+            setting; the message starts with the file's path (and the line, for bad JSON).
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file (expected a JSON {cls.__name__})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder (expected a JSON {cls.__name__} file)") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
+        ) from None
+    try:
+        return from_dict(cls, data)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{path}: {error}") from None

@@ -10,6 +10,14 @@ averaged over users. **Ties count against the model**: a competitor scoring exac
 the held-out song is ranked above it. A model that gives every song the same score therefore
 gets HR = 0 rather than a lucky hit, and nothing depends on the order of the candidates.
 
+**A score that is not finite never helps the model**: a held-out song scored NaN or +-inf is
+ranked last (behind every competitor, a miss), and a competitor scored NaN counts as ranked
+above the held-out song. (``score >= target`` is False for NaN, so without this rule a model
+that diverged to NaN would rank every held-out song first.) The number of users whose held-out
+song was not finite is ``RankingMetrics.non_finite``; where it is every user, the model has
+diverged and :class:`~coat_tf.failures.NonFiniteScoresError` is raised instead of reporting
+figures.
+
 - *Sampled* (the paper's protocol): ``N`` is the user's 99 stored negatives
   (:class:`~coat_tf.data.splits.Candidates`, column 0 the positive), the same for every model.
 - *Full catalogue*: ``N`` is every song except the held-out one and the songs excluded for that
@@ -33,6 +41,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
+from coat_tf.failures import NonFiniteScoresError
 from coat_tf.models.recommender import Recommender
 
 
@@ -45,6 +54,7 @@ class RankingMetrics:
     users: int
     k: int
     seconds: float = 0.0
+    non_finite: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,18 +76,30 @@ def ndcg(ranks: np.ndarray, k: int) -> float:
 
 
 def candidate_ranks(scores: np.ndarray) -> np.ndarray:
-    """Rank of column 0 among the other columns, ties against it: ``[U, C] -> [U]``."""
+    """Rank of column 0 among the other columns, ties against it: ``[U, C] -> [U]``.
+
+    A non-finite column 0 ranks last (``C - 1``); a NaN competitor ranks above column 0.
+    """
     scores = np.asarray(scores)
-    return np.sum(scores[:, 1:] >= scores[:, :1], axis=1)
+    target, others = scores[:, :1], scores[:, 1:]
+    ahead = (others >= target) | np.isnan(others) | ~np.isfinite(target)
+    return np.sum(ahead, axis=1)
 
 
-def _metrics(ranks: np.ndarray, k: int, started: float) -> RankingMetrics:
+def _metrics(ranks: np.ndarray, k: int, started: float, non_finite: int = 0) -> RankingMetrics:
+    users = int(len(ranks))
+    if users and non_finite == users:
+        raise NonFiniteScoresError(
+            f"the model scored every one of the {users} held-out songs NaN or infinite: it has "
+            "diverged, so there are no figures to report. Retrain with a smaller learning rate."
+        )
     return RankingMetrics(
         hr=hit_ratio(ranks, k),
         ndcg=ndcg(ranks, k),
-        users=int(len(ranks)),
+        users=users,
         k=k,
         seconds=time.perf_counter() - started,
+        non_finite=non_finite,
     )
 
 
@@ -98,12 +120,15 @@ def sampled(
     items = np.asarray(items, dtype=np.int32)
     ranks = []
     width = items.shape[1]
+    non_finite = 0
     for start in range(0, len(users), batch):
         u = users[start : start + batch]
         i = items[start : start + batch]
         scores = scorer.score_pairs(np.repeat(u, width), i.reshape(-1)).numpy()
-        ranks.append(candidate_ranks(scores.reshape(len(u), width)))
-    return _metrics(np.concatenate(ranks) if ranks else np.zeros(0), k, started)
+        scores = scores.reshape(len(u), width)
+        non_finite += int(np.sum(~np.isfinite(scores[:, 0])))
+        ranks.append(candidate_ranks(scores))
+    return _metrics(np.concatenate(ranks) if ranks else np.zeros(0), k, started, non_finite)
 
 
 def full_catalogue(
@@ -129,17 +154,20 @@ def full_catalogue(
     users = np.asarray(users, dtype=np.int32)
     positives = np.asarray(positives, dtype=np.int64)
     ranks = np.zeros(len(users), dtype=np.int64)
+    non_finite = 0
     for start in range(0, len(users), batch):
         stop = min(start + batch, len(users))
         scores = scorer.score_all(tf.constant(users[start:stop])).numpy()
         rows = np.arange(stop - start)
         target = scores[rows, positives[start:stop]]
-        competing = scores >= target[:, None]
+        bad_target = ~np.isfinite(target)  # ranked behind every competing song
+        non_finite += int(bad_target.sum())
+        competing = (scores >= target[:, None]) | np.isnan(scores) | bad_target[:, None]
         for row, user_index in enumerate(range(start, stop)):
             competing[row, np.asarray(exclude[user_index], dtype=np.int64)] = False
         competing[rows, positives[start:stop]] = False
         ranks[start:stop] = competing.sum(axis=1)
-    return _metrics(ranks, k, started)
+    return _metrics(ranks, k, started, non_finite)
 
 
 def full_catalogue_tfrs(

@@ -11,6 +11,7 @@ Layout (the TensorFlow Serving one: a folder per model name, a folder per intege
             songs.tsv              index -> original song id   (``index id has_chords ...``)
             chord_vocabulary.txt   chord id -> label (JSON, :class:`ChordVocabulary`)
             manifest.json          the prepared data set's manifest (content hash, settings)
+            checksums.json         size and SHA-256 of every other file (coat_tf.integrity)
 
 ``assets.extra`` is the folder TensorFlow Serving leaves alone; ``tf.saved_model.load`` does not
 need it. The folder is built under a temporary name and renamed when complete.
@@ -57,6 +58,7 @@ import tensorflow as tf
 from coat_tf import __version__
 from coat_tf.config import RunConfig, save, to_dict
 from coat_tf.fileio import atomic_directory, atomic_write_text
+from coat_tf.integrity import CHECKSUMS_FILE, write_checksums
 from coat_tf.models.recommender import Recommender
 from coat_tf.schema import CHORD_IDS, MFCC
 
@@ -316,6 +318,7 @@ def export_model(
             "seconds": round(time.perf_counter() - started, 2),
         }
         atomic_write_text(extra / EXPORT_INFO, json.dumps(info, indent=2) + "\n")
+        write_checksums(tmp, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
         _readable(tmp)
     return target
 

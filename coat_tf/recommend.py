@@ -16,8 +16,12 @@ the chord labels with the most attention mass: for chord label ``c``,
 sum to 1. For the ablation without attention (``attention_mode = "uniform"``) every position
 weighs ``1 / L`` and the masses are the chords' frequencies.
 
+Before loading, every file of the export is checked against ``assets.extra/checksums.json``
+(sizes and SHA-256, written by the export; see :mod:`coat_tf.integrity`), so a truncated or
+damaged SavedModel is named, not fed to TensorFlow's parser.
+
 Exit status: 0 on success, 2 for an unknown user or an unusable model folder (with a message,
-not a traceback).
+not a traceback), 1 for a model that gives NaN or infinite scores.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from coat_tf.export import (
+    CONFIG_FILE,
     EXPORT_INFO,
     EXTRA_DIR,
     RECOMMEND,
@@ -41,10 +46,15 @@ from coat_tf.export import (
     USERS_FILE,
     VOCABULARY_FILE,
 )
+from coat_tf.integrity import CHECKSUMS_FILE, IntegrityError, verify_listing
 
 
 class ExportError(ValueError):
     """A model folder that cannot be used, or a query it cannot answer."""
+
+
+class BrokenModelError(RuntimeError):
+    """An export whose model gives NaN or infinite scores (a diverged training run)."""
 
 
 class UnknownUserError(KeyError):
@@ -111,17 +121,39 @@ class ExportedModel:
         for name in (EXPORT_INFO, USERS_FILE, SONGS_FILE):
             if not (extra / name).is_file():
                 raise ExportError(f"{extra / name}: missing (not an export of coat_tf.export)")
-        self.info = json.loads((extra / EXPORT_INFO).read_text(encoding="utf-8"))
-        users = pd.read_csv(extra / USERS_FILE, sep="\t", dtype={"id": str}, keep_default_na=False)
-        self.songs = pd.read_csv(
-            extra / SONGS_FILE, sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
+        hint = (
+            f"Use another version under {self.path.parent}, or train and export again with the "
+            f"same settings: python -m coat_tf.train --config {extra / CONFIG_FILE}"
         )
-        self.user_ids: list[str] = users["id"].tolist()
+        try:
+            verify_listing(self.path, f"{EXTRA_DIR}/{CHECKSUMS_FILE}", hint)
+        except IntegrityError as error:
+            raise ExportError(str(error)) from None
+        try:
+            self.info = json.loads((extra / EXPORT_INFO).read_text(encoding="utf-8"))
+            users = pd.read_csv(
+                extra / USERS_FILE, sep="\t", dtype={"id": str}, keep_default_na=False
+            )
+            self.songs = pd.read_csv(
+                extra / SONGS_FILE, sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
+            )
+            self.user_ids: list[str] = users["id"].tolist()
+            self.song_ids: list[str] = self.songs["id"].tolist()
+            vocabulary = extra / VOCABULARY_FILE
+            self.labels = ChordVocabulary.load(vocabulary).labels if vocabulary.is_file() else []
+        except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as error:
+            raise ExportError(
+                f"{extra}: cannot read the export's tables ({error}). {hint}"
+            ) from None
         self._user_index = {u: i for i, u in enumerate(self.user_ids)}
-        self.song_ids: list[str] = self.songs["id"].tolist()
-        vocabulary = extra / VOCABULARY_FILE
-        self.labels = ChordVocabulary.load(vocabulary).labels if vocabulary.is_file() else []
-        self.module = tf.saved_model.load(str(self.path))
+        try:
+            self.module = tf.saved_model.load(str(self.path))
+        except Exception as error:  # TensorFlow raises many types for a damaged SavedModel
+            first = (str(error).strip().splitlines() or [""])[0]
+            raise ExportError(
+                f"{self.path}: cannot load the SavedModel ({type(error).__name__}: {first}). "
+                + hint
+            ) from None
 
     @property
     def explainable(self) -> bool:
@@ -166,9 +198,26 @@ class ExportedModel:
             )
             for rank, (s, score) in enumerate(zip(song_ids, scores, strict=True), start=1)
         ]
+        self._check_scores(user, index, k, len(result))
         if explain and len(result):
             self._explain(index, result, explain)
         return result
+
+    def _check_scores(self, user: str, index: int, k: int, returned: int) -> None:
+        """Fewer songs than remain after the exclusions means the rest scored NaN or inf."""
+        splits = getattr(self.module, "exclusion_splits", None)
+        if splits is None:
+            return
+        bounds = splits.numpy()
+        excluded = int(bounds[index + 1] - bounds[index])
+        expected = min(k, len(self.song_ids) - excluded)
+        if returned < expected:
+            raise BrokenModelError(
+                f"{self.path}: the model scored {expected - returned} of the top {expected} "
+                f"songs for user {user!r} NaN or infinite, so it cannot rank them: the model "
+                "is broken (its training diverged?). Use another version, or retrain with a "
+                "smaller learning rate."
+            )
 
     def _explain(self, user: int, result: list[Recommendation], n: int) -> None:
         import tensorflow as tf
@@ -240,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ExportError, UnknownUserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if args.json:
         payload = {
             "model": str(model.path),

@@ -22,7 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from coat_tf import evaluation
-from coat_tf.callbacks import BestWeights, ValidationRanking
+from coat_tf.callbacks import (
+    BestWeights,
+    StopOnNonFiniteLoss,
+    ValidationRanking,
+    check_finite_weights,
+)
 from coat_tf.config import RunConfig, TrainConfig
 from coat_tf.data import PreparedDataset, make_train_dataset
 from coat_tf.fileio import atomic_write_text
@@ -36,7 +41,7 @@ from coat_tf.models import (
 )
 from coat_tf.models.recommender import Recommender
 from coat_tf.models.wmf import confidence_matrix
-from coat_tf.runs import best_factors_path, load_keras_model
+from coat_tf.trained import RunError, best_factors_path, load_keras_model
 
 WMF_STATE = "wmf_state.npz"
 
@@ -112,6 +117,7 @@ def fit_keras(
     tensorboard_dir = run_dir / "tensorboard"
     best = BestWeights(run_dir)
     callbacks = [
+        StopOnNonFiniteLoss(run_dir),  # first: a diverged run stops before the others look
         ValidationRanking(recommender, data.valid.users, data.valid.items, train.top_k),
         best,
         tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -146,20 +152,23 @@ def fit_keras(
 def _pretrain(model: tf.keras.Model, run: RunConfig) -> None:
     """NCF pre-training: NeuMF from a GMF run and an MLP run (see ``TrainConfig``)."""
     if run.model_name != "neumf":
-        raise ValueError(f"pre-training applies to neumf only, not {run.model_name!r}")
+        raise RunError(f"pre-training applies to neumf only, not {run.model_name!r}")
     gmf_run, gmf = load_keras_model(run.train.pretrain_gmf, expect_model="gmf")
     mlp_run, mlp = load_keras_model(run.train.pretrain_mlp, expect_model="mlp")
     for name, other in (("GMF", gmf_run), ("MLP", mlp_run)):
         if other.model.embedding_size != run.model.embedding_size:
-            raise ValueError(
+            raise RunError(
                 f"the pre-trained {name} has {other.model.embedding_size} predictive factors, "
                 f"this NeuMF {run.model.embedding_size}"
             )
         if other.data_dir and run.data_dir and Path(other.data_dir) != Path(run.data_dir):
-            raise ValueError(
+            raise RunError(
                 f"the pre-trained {name} was trained on {other.data_dir}, not {run.data_dir}"
             )
-    load_pretrained(model, gmf, mlp, alpha=run.train.pretrain_alpha)
+    try:
+        load_pretrained(model, gmf, mlp, alpha=run.train.pretrain_alpha)
+    except ValueError as error:
+        raise RunError(str(error)) from None
 
 
 def fit_wmf(
@@ -289,6 +298,7 @@ def train_and_evaluate(
     else:
         recommender, fit = fit_keras(run, spec, data, tables, run_dir, strategy, verbose, inspect)
     best = fit.pop("best")
+    check_finite_weights(recommender)  # a failed run is neither evaluated nor exported
     metrics = {
         "model": run.model_name,
         "data": str(data.path),

@@ -1,97 +1,112 @@
-"""A trained run folder, read back: its configuration, its best weights, its scoring interface.
+"""What a run folder holds, and whether a new run (or ``--resume``) may start in it.
 
-A run folder (written by :func:`coat_tf.runner.train_and_evaluate`) holds ``config.json`` and,
-once an epoch (or ALS iteration) improved the validation NDCG, ``best.json`` and ``best/``: a
-TensorFlow weights checkpoint ``best/weights`` for the Keras models, ``best/factors.npz`` for
-WMF. NeuMF's pre-training, the experiments and the tuner read runs through this module.
+States of a run folder (``python -m coat_tf.train --run-dir DIR``):
+
+- **new**: no ``config.json`` (absent, empty, or unrelated files): a run may start.
+- **finished**: ``metrics.json`` is there. Never overwritten; ``--resume`` has nothing to do.
+- **failed**: ``failure.json`` is there (the run diverged or stopped on an error). A new run
+  without ``--resume`` moves the failed run's files into ``failed-<time>/`` inside the folder
+  and starts afresh; ``--resume`` continues from its last finished epoch.
+- **unfinished**: ``config.json`` but neither of the above: the run was killed. With saved
+  progress (a backup or best weights) only ``--resume`` continues it, so a typing slip cannot
+  wipe hours of training; without any, a new run simply starts over.
 """
 
 from __future__ import annotations
 
-import os
+import shutil
+import time
 from pathlib import Path
 
-import tensorflow as tf
-
-from coat_tf import config as cfg
-from coat_tf.config import RunConfig
-from coat_tf.models import WmfRecommender, build_model, get_spec, song_tables
-from coat_tf.models.recommender import Recommender
+from coat_tf.failures import FAILURE_FILE
 
 CONFIG_FILE = "config.json"
-BEST_DIR = "best"
-WEIGHTS_PREFIX = "weights"
-FACTORS_FILE = "factors.npz"
+METRICS_FILE = "metrics.json"
+#: What a run writes into its folder (moved aside together when a failed run is replaced).
+RUN_FILES = (
+    CONFIG_FILE,
+    METRICS_FILE,
+    FAILURE_FILE,
+    "best.json",
+    "best",
+    "backup",
+    "wmf_state.npz",
+    "tensorboard",
+)
+
+NEW, FINISHED, FAILED, UNFINISHED = "new", "finished", "failed", "unfinished"
 
 
-class RunError(ValueError):
-    """A run folder that cannot be used for what was asked."""
+class RunDirError(ValueError):
+    """A run folder that does not fit the command (``str()`` says what to do)."""
 
 
-def read_config(run_dir: str | os.PathLike) -> RunConfig:
-    """The run's ``config.json``; :class:`RunError` if it is missing or invalid."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise RunError(f"{path}: no such file (not a run folder of python -m coat_tf.train)")
-    try:
-        return cfg.load(RunConfig, path)
-    except ValueError as error:
-        raise RunError(f"{path}: {error}") from None
+def run_state(run_dir: str | Path) -> str:
+    """One of ``"new"``, ``"finished"``, ``"failed"``, ``"unfinished"`` (module docstring)."""
+    run_dir = Path(run_dir)
+    if (run_dir / METRICS_FILE).is_file():
+        return FINISHED
+    if (run_dir / FAILURE_FILE).is_file():
+        return FAILED
+    if (run_dir / CONFIG_FILE).is_file():
+        return UNFINISHED
+    return NEW
 
 
-def best_weights_prefix(run_dir: str | os.PathLike) -> Path:
-    """The checkpoint prefix of a Keras run's best weights (``model.load_weights`` takes it)."""
-    return Path(run_dir) / BEST_DIR / WEIGHTS_PREFIX
+def has_progress(run_dir: str | Path) -> bool:
+    """Whether a killed run left anything ``--resume`` can continue from."""
+    run_dir = Path(run_dir)
+    backup = run_dir / "backup"
+    return (run_dir / "best.json").is_file() or (backup.is_dir() and any(backup.rglob("*")))
 
 
-def best_factors_path(run_dir: str | os.PathLike) -> Path:
-    """WMF's best factors."""
-    return Path(run_dir) / BEST_DIR / FACTORS_FILE
+def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:
+    """Check that a run (or ``--resume``) may start in ``run_dir``; make room if needed.
 
-
-def load_keras_model(
-    run_dir: str | os.PathLike, expect_model: str | None = None
-) -> tuple[RunConfig, tf.keras.Model]:
-    """The Keras model of a finished run, with its best weights.
-
-    Args:
-        run_dir: the run folder.
-        expect_model: if given, the ``--model`` name the run must have.
+    Returns a note to print (a failed run was moved aside), or ``None``.
 
     Raises:
-        RunError: no config, another model than expected, or no best weights yet.
+        RunDirError: the folder is not a folder, holds a finished run, holds nothing to
+            resume, or holds an unfinished run with progress and ``resume`` is false.
     """
-    run = read_config(run_dir)
-    if expect_model is not None and run.model_name != expect_model:
-        raise RunError(f"{run_dir} is a {run.model_name!r} run, expected a {expect_model!r} run")
-    prefix = best_weights_prefix(run_dir)
-    if not Path(f"{prefix}.index").is_file():
-        raise RunError(f"{run_dir} has no best weights ({prefix}.index): did the run finish?")
-    model = build_model(run.model_name, run.model)
-    model.load_weights(str(prefix)).expect_partial()
-    return run, model
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--run-dir {run_dir}: is a file, not a folder")
+    state = run_state(run_dir)
+    if state == FINISHED:
+        what = "nothing to resume" if resume else "it is never overwritten"
+        raise RunDirError(
+            f"--run-dir {run_dir} holds a finished run ({METRICS_FILE}); {what}. "
+            "Choose another --run-dir."
+        )
+    if resume:
+        if state == NEW:
+            raise RunDirError(
+                f"--resume: {run_dir} holds no run to continue (no {CONFIG_FILE}); "
+                "check the folder name, or start the run without --resume"
+            )
+        return None
+    if state == UNFINISHED and has_progress(run_dir):
+        raise RunDirError(
+            f"--run-dir {run_dir} holds an unfinished run (killed?); pass --resume to continue "
+            "it, or choose another --run-dir"
+        )
+    if state == FAILED:
+        return f"note: {run_dir} held a failed run; its files were moved to {_set_aside(run_dir)}"
+    return None
 
 
-def load_recommender(run_dir: str | os.PathLike, data=None) -> tuple[RunConfig, Recommender]:  # noqa: ANN001
-    """The scoring interface of a finished run, with its best weights.
-
-    Args:
-        run_dir: the run folder.
-        data: the :class:`~coat_tf.data.PreparedDataset` it was trained on (loaded from the
-            run's ``data_dir`` if None); the content tables come from it.
-    """
-    run = read_config(run_dir)
-    spec = get_spec(run.model_name)
-    if spec.trainer == "als":
-        path = best_factors_path(run_dir)
-        if not path.is_file():
-            raise RunError(f"{run_dir} has no best factors ({path}): did the run finish?")
-        return run, WmfRecommender.load(path)
-    if data is None:
-        from coat_tf.data import PreparedDataset
-
-        if not run.data_dir:
-            raise RunError(f"{run_dir}/config.json names no data_dir")
-        data = PreparedDataset.load(run.data_dir)
-    _, model = load_keras_model(run_dir)
-    return run, spec.wrap(model, run.model, song_tables(spec, data, run.model))
+def _set_aside(run_dir: Path) -> Path:
+    """Move a failed run's files into ``failed-<time>/`` inside ``run_dir``."""
+    target = run_dir / f"failed-{time.strftime('%Y%m%d-%H%M%S')}"
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = run_dir / f"failed-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
+    target.mkdir()
+    for name in RUN_FILES:
+        if (run_dir / name).exists():
+            shutil.move(str(run_dir / name), str(target / name))
+    for stale in run_dir.glob(".best.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return target

@@ -25,9 +25,12 @@ from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
 from coat_tf import config as cfg
+from coat_tf._env import device_summary
 from coat_tf.config import ModelConfig, RunConfig
+from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import MODELS
+from coat_tf.runs import prepare_run_dir
 from coat_tf.schema import MFCC
 
 #: The embedding size of a run on the demo data when neither ``--config`` nor
@@ -167,30 +170,32 @@ def make_strategy(devices: int):  # noqa: ANN201 - a tf.distribute.Strategy
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the main job; returns the exit status: 0 done, 1 the run failed (``failure.json``
+    in the run folder says why), 2 bad input (options, config, data set or run folder)."""
     args = build_parser().parse_args(argv)
     if args.resume and not args.run_dir:
         print("error: --resume needs --run-dir (the run to continue)", file=sys.stderr)
         return 2
-    if args.resume and not args.config and (Path(args.run_dir) / "config.json").is_file():
-        args.config = str(Path(args.run_dir) / "config.json")  # the run's own settings
     try:
+        if args.resume:
+            prepare_run_dir(args.run_dir, resume=True)
+            if not args.config:
+                args.config = str(Path(args.run_dir) / "config.json")  # the run's own settings
         run = resolve_config(args)
+        run_dir = Path(args.run_dir or f"runs/{run.model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        note = prepare_run_dir(run_dir, args.resume)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    run_dir = Path(args.run_dir or f"runs/{run.model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if run_dir.exists() and not args.resume and (run_dir / "config.json").exists():
-        print(
-            f"error: {run_dir} holds a run already; pass --resume or another --run-dir",
-            file=sys.stderr,
-        )
-        return 2
+
+    import tensorflow as tf
 
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.demo import prepared_demo
     from coat_tf.models import MissingContentError, get_spec
     from coat_tf.models.registry import content_shapes
     from coat_tf.runner import train_and_evaluate
+    from coat_tf.trained import RunError
 
     try:
         if run.data_dir:
@@ -199,29 +204,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             mfcc = args.mfcc or get_spec(run.model_name).content == MFCC
             data_dir = prepared_demo(mfcc=mfcc, progress=not args.quiet)
         data = PreparedDataset.load(data_dir)
-    except DataError as error:
+        strategy = make_strategy(args.devices)
+    except (DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
+    if note:
+        print(note, file=sys.stderr)
+    if not args.quiet:
+        print(device_summary(strategy), file=sys.stderr)
     run = dataclasses.replace(
         run,
         data_dir=str(data_dir),
         model=dataclasses.replace(run.model, **content_shapes(data)),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a resumed failed run gets a new chance
     cfg.save(run, run_dir / "config.json")
     try:
         metrics, _ = train_and_evaluate(
             run,
             data,
             run_dir,
-            strategy=make_strategy(args.devices),
+            strategy=strategy,
             full_catalogue=not args.no_full_catalogue,
             export_dir=None if args.no_export else Path(args.export_dir),
             verbose=not args.quiet,
         )
-    except (MissingContentError, ValueError) as error:
+    except (MissingContentError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (RunFailed, tf.errors.OpError, OSError) as error:
+        report = write_failure_report(run_dir, error)
+        print(f"error: {describe(error)}\nthe run failed; see {report}", file=sys.stderr)
+        return 1
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(summary(run, metrics, run_dir, data))
     return 0
@@ -250,6 +265,9 @@ def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa:
             f"  test (full catalogue)  HR {full['hr']:.4f}  NDCG {full['ndcg']:.4f}  "
             f"({full['users_per_second']:.0f} users/s)"
         )
+    bad = max(split.get("non_finite", 0) for split in test.values())
+    if bad:
+        lines.append(f"  warning: {bad} held-out songs scored NaN or infinite (counted as misses)")
     lines.append(f"  run folder {run_dir}  (tensorboard --logdir {run_dir / 'tensorboard'})")
     if metrics.get("export"):
         lines.append(f"  SavedModel {metrics['export']}")

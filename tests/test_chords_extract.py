@@ -214,3 +214,15 @@ def test_real_recordings(shared_data, tmp_path, majmin) -> None:
         sequence = to_sequence(segments, majmin)
         assert sequence.shape == (100,) and sequence.all(), path
         assert len(set(sequence.tolist())) >= 3, path
+
+
+def test_copies_of_one_file_are_extracted_and_counted_once(tmp_path) -> None:
+    first = write_audio(tmp_path / "first.wav")
+    copies = [tmp_path / f"copy{i}.wav" for i in range(3)]
+    for copy in copies:
+        copy.write_bytes(first.read_bytes())
+    report = extract_many([first, *copies], tmp_path / "cache", workers=1, progress=False)
+    assert (report.extracted, report.copies, report.cached) == (1, 3, 0)
+    assert report.audio_seconds == pytest.approx(len(PROGRESSION) * 1.5, abs=0.01)
+    assert all(report.chords[str(c)] == report.chords[str(first)] for c in copies)
+    assert "1 extracted, 0 cached, 3 copies of others" in report.summary()

@@ -341,3 +341,57 @@ def test_prepare_is_reproducible(tmp_path):
     time.sleep(2.1)  # zip entries (the .npz files) record times in 2-second steps
     second = prepare("lfm1b", FIXTURES / "lfm1b", tmp_path / "b", SMALL, progress=False)
     assert first.manifest["content_hash"] == second.manifest["content_hash"]
+
+
+def test_cli_none_turns_each_filtering_step_off(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["prepare", "--source", "lfm1b", "--input", str(FIXTURES / "lfm1b"), "--out", str(out)]
+    args += ["--top-songs", "none", "--min-user-interactions", "none", "--since", "none"]
+    assert main([*args, "--eval-negatives", "1", "--quiet"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    settings = manifest["settings"]
+    assert (settings["top_songs"], settings["min_user_interactions"], settings["since"]) == (
+        None,
+        None,
+        None,
+    )
+    assert manifest["steps"]["read"]["events"] == manifest["steps"]["since"]["events"] == 22
+    assert manifest["counts"]["songs"] > 4  # more than the default run's top 4 of the fixture
+
+
+def test_has_audio_only_for_audio_files_that_exist(tmp_path):
+    (tmp_path / "here.wav").write_bytes(b"RIFF")  # exists (its extraction fails: no chords)
+    rows = ["user_id\ttrack_id\ttimestamp\taudio_path"]
+    for user in range(6):
+        for song in set(range(6)) - {user}:
+            audio = {0: "here.wav", 1: "gone.wav"}.get(song, "")
+            rows.append(f"u{user}\ts{song}\t{T0 + user * 10 + song}\t{audio}")
+    events = tmp_path / "events.tsv"
+    events.write_text("\n".join(rows) + "\n")
+    config = PrepareConfig(top_songs=None, min_user_interactions=3, eval_negatives=1)
+    data = prepare(
+        "events",
+        events,
+        tmp_path / "out",
+        config,
+        progress=False,
+        cache_dir=tmp_path / "cache",
+        workers=1,
+    )
+    has_audio = dict(zip(data.song_ids, data.songs["has_audio"], strict=True))
+    assert (has_audio["s0"], has_audio["s1"], has_audio["s2"]) == (1, 0, 0)
+    assert data.manifest["steps"]["chords"]["audio_files_missing"] == 1
+    assert data.manifest["steps"]["chords"]["extraction_failures"] == 2
+
+
+def test_a_damaged_data_set_is_refused_until_rebuilt(tmp_path):
+    out = tmp_path / "out"
+    data = prepare("lfm1b", FIXTURES / "lfm1b", out, SMALL, progress=False)
+    assert set(data.manifest["files"]) >= {"chords.npy", "train.tsv", "valid.npz"}
+    (out / "test.npz").write_bytes((out / "test.npz").read_bytes()[:-3])
+    with pytest.raises(DataError, match="test.npz: damaged") as caught:
+        PreparedDataset.load(out)
+    command = str(caught.value).split("Rebuild it with: ")[1]
+    assert "--top-songs 4 --min-user-interactions 3 --eval-negatives 1 --shards 2" in command
+    assert main(command.split()[3:] + ["--quiet"]) == 0  # the command it gives rebuilds it
+    assert PreparedDataset.load(out).manifest["files"] == data.manifest["files"]

@@ -135,3 +135,34 @@ def test_training_exclusions_add_the_validation_song() -> None:
     np.testing.assert_array_equal(out[1], [1, 2, 8])
     without = ev.training_exclusions(train, np.array([1, 0]), extra={1: 7})
     np.testing.assert_array_equal(without[1], [1, 2])
+
+
+def test_non_finite_scores_are_never_hits() -> None:
+    nan, inf = float("nan"), float("inf")
+    scores = np.array(
+        [
+            [nan, 0.1, 0.2, 0.3],  # a NaN held-out song ranks last
+            [inf, 0.1, 0.2, 0.3],  # so does an infinite one
+            [0.9, nan, 0.2, 0.3],  # a NaN competitor ranks above it
+            [0.9, -inf, 0.2, 0.3],  # a competitor at -inf is simply below it
+        ]
+    )
+    np.testing.assert_array_equal(ev.candidate_ranks(scores), [3, 3, 1, 0])
+
+
+def test_a_diverged_model_fails_loudly_and_a_partly_broken_one_is_counted() -> None:
+    table = np.full((3, 20), np.nan)
+    users, items = np.arange(3), np.tile(np.arange(11), (3, 1))
+    with pytest.raises(ev.NonFiniteScoresError, match="every one of the 3 held-out songs"):
+        ev.sampled(TableScorer(table), users, items, k=10)
+    with pytest.raises(ev.NonFiniteScoresError):
+        ev.full_catalogue(TableScorer(table), users, np.zeros(3, int), [[]] * 3, k=10)
+
+    table = np.tile(np.linspace(1.0, 0.0, 20), (3, 1))  # song 0 first for everyone
+    table[1, 0] = np.nan  # user 1's held-out song: NaN
+    table[2, 5] = np.nan  # a competitor of user 2: NaN
+    sampled = ev.sampled(TableScorer(table), users, items, k=10)
+    assert (sampled.non_finite, sampled.hr) == (1, pytest.approx(2 / 3))
+    full = ev.full_catalogue(TableScorer(table), users, np.zeros(3, int), [[]] * 3, k=1)
+    assert full.non_finite == 1
+    assert full.hr == pytest.approx(1 / 3)  # user 2's NaN competitor ranks above song 0

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from coat_tf.fileio import atomic_directory, atomic_write_text
+from coat_tf.fileio import atomic_directory, atomic_write_text, remove_stale_temporaries
 
 
 def _mode(path) -> int:  # noqa: ANN001
@@ -45,3 +45,38 @@ def _check_atomic_directory(tmp_path) -> None:  # noqa: ANN001
     with atomic_directory(tmp_path / "out", overwrite=True) as tmp:
         (tmp / "new").write_text("y")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["new"]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_of_dead_processes_are_removed(tmp_path) -> None:
+    from coat_tf.fileio import _HOST
+
+    dead = _dead_pid()
+    stale_dir = tmp_path / f".other.{_HOST}~{dead}-abc123.partial"  # a killed prepare elsewhere
+    stale_dir.mkdir()
+    (stale_dir / "chords.npy").write_bytes(b"x" * 100)
+    stale_file = tmp_path / f".chords.tsv.{_HOST}~{dead}-xyz.tmp"
+    stale_file.write_text("half")
+    live = tmp_path / f".mine.{_HOST}~{os.getpid()}-abc.partial"  # this process's: in use
+    live.mkdir()
+    remote = tmp_path / f".theirs.otherhost~{dead}-abc.tmp"  # another machine's: unknown
+    remote.write_text("keep")
+    unrelated = tmp_path / ".hidden.tmp"  # not a name fileio writes
+    unrelated.write_text("keep")
+    assert remove_stale_temporaries(tmp_path) == 2
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted([live.name, remote.name, unrelated.name])
+
+    stale_dir.mkdir()
+    with atomic_directory(tmp_path / "out") as tmp:  # the next writer in the folder cleans up
+        assert not stale_dir.exists()
+        assert tmp.name.startswith(f".out.{_HOST}~{os.getpid()}-")

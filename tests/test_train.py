@@ -103,7 +103,7 @@ def test_bad_options_are_clear(argv: list[str], tmp_path: Path, capsys) -> None:
 
 
 def test_missing_data_is_clear(tmp_path: Path, capsys) -> None:
-    assert main(["--data", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")]) == 1
+    assert main(["--data", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")]) == 2
     assert "not a prepared data set" in capsys.readouterr().err
 
 
@@ -149,6 +149,11 @@ def test_resume_continues_a_killed_run(tiny: Path, tmp_path: Path) -> None:
     assert main(["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 1 <= metrics["epochs"] < 4  # only the epochs left were run
+    assert json.loads((run_dir / "best.json").read_text())["epoch"] <= 4
+    assert 0 <= metrics["test"]["sampled"]["ndcg"] <= metrics["test"]["sampled"]["hr"] <= 1
+    leftovers = [p for p in run_dir.rglob("*") if p.name.startswith(".") or "_temp" in p.name]
+    assert leftovers == []  # no temporary file or folder is left behind
+    assert not (run_dir / "failure.json").exists()
 
 
 def test_two_replicas_with_mirrored_strategy(tiny: Path, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ def prepare_tiny(folder: Path) -> Path:
     """Prepare the tiny events into ``folder/prepared`` and give its songs random chords
     (marked ``has_chords`` in ``songs.tsv``)."""
     from coat_tf.data import PrepareConfig, prepare
+    from coat_tf.data.manifest import update_checksums
 
     events = write_events(folder / "events.tsv")
     out = folder / "prepared"
@@ -39,4 +40,5 @@ def prepare_tiny(folder: Path) -> Path:
     for row in rows:
         row[column] = "1"
     (out / "songs.tsv").write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
+    update_checksums(out)
     return out

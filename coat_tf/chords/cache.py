@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from coat_tf.fileio import atomic_write_bytes
+from coat_tf.fileio import atomic_write_bytes, remove_stale_temporaries
 
 RECORD_FORMATS = ("json", "npy")
 
@@ -108,12 +108,17 @@ class RecordCache:
 
 @dataclass
 class TaskResult:
-    """The outcome for one input path: a record, or an error reason."""
+    """The outcome for one input path: a record, or an error reason.
+
+    ``cached``: read from the cache. ``copy``: the same content as an earlier input of this
+    call, whose record it shares (computed once, so it is neither computed nor cached).
+    """
 
     path: str
     record: Any = None
     cached: bool = False
     error: str | None = None
+    copy: bool = False
 
 
 def default_workers() -> int:
@@ -171,6 +176,7 @@ def run_cached(
 
     from coat_tf.chords.extract import AudioError
 
+    remove_stale_temporaries(cache.root / cache.kind, recursive=True)  # left by a killed run
     unique = list(dict.fromkeys(str(path) for path in paths))
     results = {path: TaskResult(path) for path in unique}
     pending: dict[str, list[str]] = {}  # key -> paths with that content
@@ -201,6 +207,7 @@ def run_cached(
                 results[path].record, results[path].cached = record, True
                 bar.update(1)
             else:
+                results[path].copy = key in pending
                 pending.setdefault(key, []).append(path)
 
         jobs = [(task, group[0], key, cache, task_args) for key, group in pending.items()]

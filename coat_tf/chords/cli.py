@@ -38,7 +38,7 @@ from coat_tf.chords.extract import AudioError, ExtractorSettings, extract_many, 
 from coat_tf.chords.mfcc import POSITIONS, MfccSettings, mfcc_many
 from coat_tf.chords.sequence import SEQUENCE_LENGTH, SequenceStats, chord_changes, fix_length
 from coat_tf.chords.vocabulary import VOCABULARY_NAMES, ChordVocabulary
-from coat_tf.fileio import atomic_write_bytes, atomic_write_text
+from coat_tf.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temporaries
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".m4a")
 
@@ -57,8 +57,14 @@ def list_inputs(source: str | Path) -> list[tuple[str, str]]:
             if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
                 pairs.append((path.relative_to(source).as_posix(), str(path)))
     elif source.is_file():
-        lines = source.read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines, start=1):
+        for number, raw in enumerate(source.read_bytes().splitlines(), start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{source}:{number}: byte {error.start + 1} of the line is not UTF-8 "
+                    "(a list file holds one audio path per line, as UTF-8 text)"
+                ) from None
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             fields = line.split("\t")
@@ -79,6 +85,43 @@ def list_inputs(source: str | Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def check_inputs(source: str | Path, pairs: list[tuple[str, str]]) -> None:
+    """Refuse an input that names no audio file at all (nothing to do is not success)."""
+    if pairs:
+        return
+    source = Path(source)
+    if source.is_dir():
+        raise ValueError(
+            f"{source}: no audio files in this folder or below it (looked for "
+            f"{', '.join(AUDIO_EXTENSIONS)})"
+        )
+    raise ValueError(f"{source}: the list names no audio files (only blank or # lines)")
+
+
+def check_out(out: Path) -> None:
+    """Create the output folder now, so that a bad ``--out`` fails before any work."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file; --out must name a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--out {out}: cannot create it ({error.strerror or error})") from None
+    remove_stale_temporaries(out)  # left by a killed run
+
+
+class AllFailedError(Exception):
+    """Every input file failed; ``failures.tsv`` says why for each."""
+
+
+def _all_failed(out: Path, failures: list[tuple[str, str, str]]) -> None:
+    if failures:
+        reasons = sorted({reason for _, _, reason in failures})
+        raise AllFailedError(
+            f"all {len(failures)} input files failed, so {out} holds no results; the "
+            f"reasons are in {out / 'failures.tsv'} (for example: {reasons[0]})"
+        )
+
+
 def _tsv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["\t".join(header)] + ["\t".join(str(value) for value in row) for row in rows]
     return "\n".join(lines) + "\n"
@@ -89,10 +132,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    pairs = list_inputs(args.input)
-    out = Path(args.out)
     settings = ExtractorSettings(sample_rate=args.sample_rate)
     vocabulary = ChordVocabulary.from_name(args.vocabulary)
+    pairs = list_inputs(args.input)
+    check_inputs(args.input, pairs)
+    out = Path(args.out)
+    check_out(out)
     report = extract_many(
         [path for _, path in pairs],
         args.cache or out / "cache",
@@ -129,6 +174,7 @@ def run_extract(args: argparse.Namespace) -> int:
         "failed": len(failures),
         "extracted": report.extracted,
         "cached": report.cached,
+        "copies": report.copies,
         "no_chord_songs": stats.no_chord,
         "truncated_songs": stats.truncated,
         "repeated_songs": stats.repeated,
@@ -143,6 +189,8 @@ def run_extract(args: argparse.Namespace) -> int:
         "settings_key": settings.cache_key(),
     }
     _write_json(out / "summary.json", summary)
+    if not table:
+        _all_failed(out, failures)
     print(
         f"{len(table)} songs written to {out} ({stats.no_chord} without chords, "
         f"{stats.truncated} truncated), {len(failures)} failed",
@@ -152,14 +200,16 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def run_mfcc(args: argparse.Namespace) -> int:
-    pairs = list_inputs(args.input)
-    out = Path(args.out)
     settings = MfccSettings(
         sample_rate=args.sample_rate,
         n_mfcc=args.n_mfcc,
         excerpt_seconds=args.excerpt_seconds,
         position=args.position,
     )
+    pairs = list_inputs(args.input)
+    check_inputs(args.input, pairs)
+    out = Path(args.out)
+    check_out(out)
     report = mfcc_many(
         [path for _, path in pairs],
         args.cache or out / "cache",
@@ -187,6 +237,7 @@ def run_mfcc(args: argparse.Namespace) -> int:
         "failed": len(failures),
         "extracted": report.extracted,
         "cached": report.cached,
+        "copies": report.copies,
         "shape": list(shape),
         "seconds": round(report.seconds, 3),
         "workers": args.workers or default_workers(),
@@ -194,6 +245,8 @@ def run_mfcc(args: argparse.Namespace) -> int:
         "settings_key": settings.cache_key(),
     }
     _write_json(out / "summary.json", summary)
+    if not songs:
+        _all_failed(out, failures)
     print(f"{len(songs)} songs written to {out}, {len(failures)} failed", file=sys.stderr)
     return 0
 
@@ -281,13 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 done, 1 stopped on a bad file, 2 bad input)."""
+    """Run the CLI; returns the exit status: 0 done (some files may have failed: see
+    ``failures.tsv``), 1 stopped on a bad file (``--stop-on-error``) or every file failed, 2 bad
+    input (no audio files, a bad list file or ``--out``)."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except AudioError as error:
+    except (AudioError, AllFailedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -136,16 +136,20 @@ class ExtractionReport:
     Attributes:
         chords: ``str(path)`` as given -> its segments, for every file that succeeded.
         failures: ``(path, reason)`` for every file that failed, in input order.
-        extracted: files run through Chordino in this call.
+        extracted: distinct files run through Chordino in this call.
         cached: files read from the cache.
+        copies: files with the same content as another input of this call, which gave their
+            chords (counted neither as extracted nor in ``audio_seconds``).
         seconds: wall-clock time of the call.
-        audio_seconds: total duration of the audio extracted in this call (not the cached).
+        audio_seconds: total duration of the audio extracted in this call (not the cached,
+            not the copies).
     """
 
     chords: dict[str, list[ChordSegment]] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     extracted: int = 0
     cached: int = 0
+    copies: int = 0
     seconds: float = 0.0
     audio_seconds: float = 0.0
 
@@ -155,8 +159,10 @@ class ExtractionReport:
         return self.audio_seconds / self.seconds if self.extracted and self.seconds > 0 else 0.0
 
     def summary(self) -> str:
+        copies = f", {self.copies} copies of others" if self.copies else ""
         return (
-            f"{len(self.chords)} songs ({self.extracted} extracted, {self.cached} cached), "
+            f"{len(self.chords)} songs ({self.extracted} extracted, {self.cached} cached"
+            f"{copies}), "
             f"{len(self.failures)} failed, {self.audio_seconds:.0f} s of audio in "
             f"{self.seconds:.1f} s ({self.times_real_time:.1f}x real time)"
         )
@@ -187,8 +193,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int, silence_rms: float = 0
             warnings.filterwarnings("ignore", category=FutureWarning, module="librosa")
             samples, _ = librosa.load(path, sr=sample_rate, mono=True, **kwargs)
     except Exception as error:  # decoders raise many types; all mean "unreadable"
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise AudioError(path, f"cannot decode audio: {type(error).__name__} {message}") from None
+        raise AudioError(path, _decode_failure(path, error)) from None
     if samples.size == 0:
         raise AudioError(path, "no audio samples")
     if not np.all(np.isfinite(samples)):
@@ -197,6 +202,31 @@ def load_audio(path: str | os.PathLike, sample_rate: int, silence_rms: float = 0
     if rms < silence_rms:
         raise AudioError(path, f"silent: RMS {rms:.2e} below threshold {silence_rms:.0e}")
     return samples.astype(np.float32, copy=False)
+
+
+def _decode_failure(path: Path, error: Exception) -> str:
+    """Why ``path`` could not be decoded, in words.
+
+    librosa tries libsndfile, then audioread (ffmpeg, GStreamer); when both fail it raises
+    audioread's ``NoBackendError``, which says nothing. libsndfile's own reason ("file is
+    malformed", ...) is the useful part, so it is asked again.
+    """
+    message = (str(error).strip().splitlines() or [""])[0]
+    if type(error).__name__ != "NoBackendError":
+        return f"cannot decode audio: {type(error).__name__}: {message}".rstrip(": ")
+    reason = "format not recognised"
+    try:
+        import soundfile
+
+        soundfile.info(str(path))
+    except Exception as sf_error:  # any libsndfile failure gives a reason
+        text = str(sf_error).split(": ", 1)[-1].strip()
+        if text and "does not exist or is not a regular file" not in text:
+            reason = text.rstrip(".")
+    return (
+        f"cannot decode audio: {reason} (neither libsndfile nor audioread/ffmpeg could read "
+        "it: a damaged or truncated file, or a format without an installed decoder)"
+    )
 
 
 def _vamp():
@@ -299,6 +329,8 @@ def extract_many(
         report.chords[result.path] = segments_from_json(result.record["segments"])
         if result.cached:
             report.cached += 1
+        elif result.copy:
+            report.copies += 1
         else:
             report.extracted += 1
             report.audio_seconds += float(result.record["duration"])

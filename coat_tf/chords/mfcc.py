@@ -129,7 +129,8 @@ class MfccReport:
     Attributes:
         features: ``str(path)`` as given -> float32 ``[n_mfcc, frames]``, for every success.
         failures: ``(path, reason)`` for every file that failed, in input order.
-        extracted: files computed in this call; cached: files read from the cache.
+        extracted: distinct files computed in this call; cached: files read from the cache;
+        copies: files with the same content as another input of this call (computed once).
         seconds: wall-clock time of the call.
     """
 
@@ -137,11 +138,14 @@ class MfccReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     extracted: int = 0
     cached: int = 0
+    copies: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
+        copies = f", {self.copies} copies of others" if self.copies else ""
         return (
-            f"{len(self.features)} songs ({self.extracted} computed, {self.cached} cached), "
+            f"{len(self.features)} songs ({self.extracted} computed, {self.cached} cached"
+            f"{copies}), "
             f"{len(self.failures)} failed, in {self.seconds:.1f} s"
         )
 
@@ -183,7 +187,8 @@ def mfcc_many(
         else:
             report.features[result.path] = result.record.astype(np.float32, copy=False)
             report.cached += int(result.cached)
-            report.extracted += int(not result.cached)
+            report.copies += int(result.copy)
+            report.extracted += int(not result.cached and not result.copy)
     report.seconds = time.perf_counter() - started
     if progress:
         print(f"mfcc: {report.summary()}", file=sys.stderr)

@@ -6,21 +6,60 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from coat_tf.data.errors import DataError
-from coat_tf.data.filtering import format_stats
+from coat_tf.data.filtering import format_stats, since_timestamp
 from coat_tf.data.prepare import SOURCES, PrepareConfig, prepare
 
-_PER_SOURCE = "per-source"
+
+class _Default:
+    """An option's default when not given: the source's own default (argparse would run a
+    string default through the option's type, and ``None`` means "none", a real choice)."""
+
+    def __repr__(self) -> str:
+        return "per-source"
 
 
-def _optional_int(text: str) -> int | None:
-    return None if text.lower() == "none" else int(text)
+_PER_SOURCE = _Default()
 
 
-def _optional_str(text: str) -> str | None:
-    return None if text.lower() == "none" else text
+def positive_int_or_none(text: str) -> int | None:
+    """argparse type: a positive integer, or ``none`` (the step is turned off)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'none' (to turn the step off), got {text!r}"
+        )
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def date_or_none(text: str) -> str | None:
+    """argparse type: a date ``YYYY-MM-DD``, or ``none`` (no date step)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        since_timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date YYYY-MM-DD or 'none', got {text!r}"
+        ) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,21 +71,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to create")
     p.add_argument(
         "--since",
-        type=_optional_str,
+        type=date_or_none,
         default=_PER_SOURCE,
         help="YYYY-MM-DD or none (default: 2014-01-01 for lfm1b and events, none otherwise)",
     )
-    p.add_argument("--top-songs", type=_optional_int, help="N most played songs, or none")
-    p.add_argument("--min-user-interactions", type=_optional_int, help="M, or none")
-    p.add_argument("--eval-negatives", type=int, help="negatives per user (default 99)")
+    p.add_argument(
+        "--top-songs",
+        type=positive_int_or_none,
+        default=_PER_SOURCE,
+        help="N most played songs, or none (default 10000)",
+    )
+    p.add_argument(
+        "--min-user-interactions",
+        type=positive_int_or_none,
+        default=_PER_SOURCE,
+        help="M, or none (default 10)",
+    )
+    p.add_argument(
+        "--eval-negatives", type=positive_int, help="sampled negatives per user (default 99)"
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--songs-without-chords", choices=("keep", "drop"))
     p.add_argument("--chord-vocabulary", choices=("majmin", "full"))
-    p.add_argument("--shards", type=int, dest="num_shards")
+    p.add_argument("--shards", type=positive_int, dest="num_shards")
     p.add_argument("--compression", choices=("none", "gzip"))
     p.add_argument("--on-error", choices=("raise", "skip"))
     p.add_argument("--mfcc", action="store_true", default=None, help="also compute MFCCs")
-    p.add_argument("--workers", type=int, help="processes for audio work (default all cores)")
+    p.add_argument(
+        "--workers", type=positive_int, help="processes for audio work (default all cores)"
+    )
     p.add_argument("--cache-dir", help="cache for chords, MFCCs and the demo")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -60,8 +113,6 @@ def _prepare(args: argparse.Namespace) -> int:
     overrides = {
         name: getattr(args, name)
         for name in (
-            "top_songs",
-            "min_user_interactions",
             "eval_negatives",
             "seed",
             "songs_without_chords",
@@ -72,8 +123,10 @@ def _prepare(args: argparse.Namespace) -> int:
         )
         if getattr(args, name) is not None
     }
-    if args.since != _PER_SOURCE:
-        overrides["since"] = args.since
+    # "none" (None) turns a step off, so these are passed on whenever given at all
+    for name in ("since", "top_songs", "min_user_interactions"):
+        if getattr(args, name) is not _PER_SOURCE:
+            overrides[name] = getattr(args, name)
     if args.compression is not None:
         overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
     config = PrepareConfig.for_source(args.source, **overrides)
@@ -107,10 +160,14 @@ def _print_stats(manifest: dict) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    path = Path(args.dir) / "manifest.json"
-    if not path.is_file():
-        raise DataError(path, "no such file: not a prepared data set")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    """Print the counts, after checking every file against the manifest."""
+    from coat_tf.data.manifest import read_manifest, verify_files
+
+    manifest = read_manifest(args.dir)
+    verify_files(args.dir, manifest)
+    listed = len(manifest.get("files", {}))
+    if listed:
+        print(f"{args.dir}: all {listed} data files match the manifest", file=sys.stderr)
     if args.json:
         print(json.dumps(manifest["counts"], indent=2))
     else:
@@ -119,6 +176,8 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status: 0 done, 2 bad input (an option, the input files,
+    ``--out``, or a damaged prepared data set), with a message naming the file and line."""
     args = build_parser().parse_args(argv)
     try:
         return _prepare(args) if args.command == "prepare" else _stats(args)

@@ -3,7 +3,9 @@
 Files of a prepared folder (format version 1):
 
 - ``manifest.json``: source, settings, counts (in the paper's terms), ``num_chords``,
-  ``sequence_length`` and ``content_hash`` (SHA-256 over the data files, see :func:`content_hash`)
+  ``sequence_length``, ``content_hash`` (SHA-256 over the data files, see :func:`content_hash`)
+  and ``files`` (each data file's size and SHA-256, checked by :meth:`PreparedDataset.load`
+  before anything is read; see :mod:`coat_tf.data.manifest`)
 - ``users.tsv`` (``index id``), ``songs.tsv`` (``index id has_chords has_audio name``),
   ``chord_vocabulary.txt``
 - ``chords.npy`` int32 ``[num_songs, sequence_length]``; ``mfcc.npy`` float32 ``[num_songs,
@@ -15,8 +17,6 @@ Files of a prepared folder (format version 1):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,36 +25,32 @@ import numpy as np
 import pandas as pd
 
 from coat_tf.data.errors import DataError
+from coat_tf.data.manifest import (
+    content_hash,  # noqa: F401  (still importable from here)
+    read_manifest,
+    rebuild_hint,
+    verify_files,
+)
 from coat_tf.data.splits import Candidates
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-HASHED_FILES = (
-    "users.tsv",
-    "songs.tsv",
-    "chord_vocabulary.txt",
-    "chords.npy",
-    "mfcc.npy",
-    "train.tsv",
-    "valid.npz",
-    "test.npz",
-)
 
+class _reading:  # noqa: N801 - a context manager
+    """Turns a parser's error while reading ``name`` into a DataError naming the file."""
 
-def content_hash(folder: str | os.PathLike) -> str:
-    """SHA-256 over the data files (name, size and bytes of each, in a fixed order), including
-    the TFRecord shards; the manifest itself is not included."""
-    folder = Path(folder)
-    names = [n for n in HASHED_FILES if (folder / n).is_file()]
-    names += sorted(f"tfrecords/{p.name}" for p in (folder / "tfrecords").glob("train-*"))
-    digest = hashlib.sha256()
-    for name in names:
-        path = folder / name
-        digest.update(f"{name}\0{path.stat().st_size}\0".encode())
-        with open(path, "rb") as handle:
-            for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    def __init__(self, path: Path, manifest: dict) -> None:
+        self.path, self.manifest, self.name = path, manifest, ""
+
+    def __enter__(self) -> _reading:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:  # noqa: ANN001
+        if error is None or not isinstance(error, Exception) or isinstance(error, DataError):
+            return False
+        raise DataError(
+            self.path / self.name,
+            f"cannot be read ({type(error).__name__}: {error}). "
+            + rebuild_hint(self.path, self.manifest),
+        ) from None
 
 
 @dataclass
@@ -89,39 +85,51 @@ class PreparedDataset:
         return str(self.manifest.get("settings", {}).get("compression", "") or "")
 
     @classmethod
-    def load(cls, path: str | os.PathLike, mmap_mfcc: bool = True) -> PreparedDataset:
-        """Read a prepared folder; a missing or inconsistent file is a DataError naming it."""
+    def load(
+        cls, path: str | os.PathLike, mmap_mfcc: bool = True, verify: bool = True
+    ) -> PreparedDataset:
+        """Read a prepared folder; a missing, damaged or inconsistent file is a DataError
+        naming it.
+
+        With ``verify`` (the default) every data file is first checked against the sizes and
+        SHA-256 checksums in the manifest (:mod:`coat_tf.integrity`); a data set written
+        before the manifest listed its files is checked against its ``content_hash``.
+        """
         from coat_tf.chords.vocabulary import ChordVocabulary
 
         path = Path(path)
-        manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise DataError(manifest_path, "no such file: not a prepared data set")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise DataError(manifest_path, f"not valid JSON ({error})") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise DataError(
-                manifest_path,
-                f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}",
-            )
+        manifest = read_manifest(path)
+        if verify:
+            verify_files(path, manifest)
         for name in ("users.tsv", "songs.tsv", "chords.npy", "train.tsv", "valid.npz", "test.npz"):
             if not (path / name).is_file():
                 raise DataError(path / name, "no such file in the prepared data set")
-        users = pd.read_csv(path / "users.tsv", sep="\t", dtype={"id": str}, keep_default_na=False)
-        songs = pd.read_csv(
-            path / "songs.tsv", sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
-        )
-        chords = np.load(path / "chords.npy").astype(np.int32, copy=False)
-        train = pd.read_csv(path / "train.tsv", sep="\t", dtype=np.int64)
-        mfcc_path = path / "mfcc.npy"
-        mfcc = (
-            np.load(mfcc_path, mmap_mode="r" if mmap_mfcc else None)
-            if mfcc_path.is_file()
-            else None
-        )
-        vocabulary = ChordVocabulary.load(path / "chord_vocabulary.txt")
+        with _reading(path, manifest) as reading:
+            reading.name = "users.tsv"
+            users = pd.read_csv(
+                path / "users.tsv", sep="\t", dtype={"id": str}, keep_default_na=False
+            )
+            reading.name = "songs.tsv"
+            songs = pd.read_csv(
+                path / "songs.tsv", sep="\t", dtype={"id": str, "name": str}, keep_default_na=False
+            )
+            reading.name = "chords.npy"
+            chords = np.load(path / "chords.npy").astype(np.int32, copy=False)
+            reading.name = "train.tsv"
+            train = pd.read_csv(path / "train.tsv", sep="\t", dtype=np.int64)
+            mfcc_path = path / "mfcc.npy"
+            reading.name = "mfcc.npy"
+            mfcc = (
+                np.load(mfcc_path, mmap_mode="r" if mmap_mfcc else None)
+                if mfcc_path.is_file()
+                else None
+            )
+            reading.name = "chord_vocabulary.txt"
+            vocabulary = ChordVocabulary.load(path / "chord_vocabulary.txt")
+            reading.name = "valid.npz"
+            valid = Candidates.load(path / "valid.npz")
+            reading.name = "test.npz"
+            test = Candidates.load(path / "test.npz")
         data = cls(
             path=path,
             manifest=manifest,
@@ -130,8 +138,8 @@ class PreparedDataset:
             num_chords=len(vocabulary),
             chords=chords,
             train=train,
-            valid=Candidates.load(path / "valid.npz"),
-            test=Candidates.load(path / "test.npz"),
+            valid=valid,
+            test=test,
             user_ids=users["id"].tolist(),
             song_ids=songs["id"].tolist(),
             vocabulary=vocabulary,

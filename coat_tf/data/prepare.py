@@ -36,10 +36,11 @@ import pandas as pd
 
 from coat_tf import paths
 from coat_tf.data import filtering, records, splits
-from coat_tf.data.dataset import FORMAT_VERSION, MANIFEST, PreparedDataset, content_hash
+from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import ON_ERROR, DataError, ErrorLog
 from coat_tf.data.features import chord_table, mfcc_table
 from coat_tf.data.interactions import aggregate
+from coat_tf.data.manifest import FORMAT_VERSION, MANIFEST, content_hash, data_files
 from coat_tf.data.readers import (
     EventsFileSource,
     EventSource,
@@ -86,17 +87,23 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
-        checks = (
-            ("eval_negatives", self.eval_negatives >= 1),
-            ("sequence_length", self.sequence_length >= 1),
-            ("num_shards", self.num_shards >= 1),
-            ("songs_without_chords", self.songs_without_chords in SONGS_WITHOUT_CHORDS),
-            ("compression", self.compression in records.COMPRESSIONS),
-            ("on_error", self.on_error in ON_ERROR),
+        rules = (
+            ("eval_negatives", _positive(self.eval_negatives), "a positive integer"),
+            ("seed", _integer(self.seed) and self.seed >= 0, "a non-negative integer"),
+            ("sequence_length", _positive(self.sequence_length), "a positive integer"),
+            ("num_shards", _positive(self.num_shards), "a positive integer"),
+            (
+                "songs_without_chords",
+                self.songs_without_chords in SONGS_WITHOUT_CHORDS,
+                f"one of {SONGS_WITHOUT_CHORDS}",
+            ),
+            ("chord_vocabulary", self.chord_vocabulary in ("majmin", "full"), "majmin or full"),
+            ("compression", self.compression in records.COMPRESSIONS, "'' or 'GZIP'"),
+            ("on_error", self.on_error in ON_ERROR, f"one of {ON_ERROR}"),
         )
-        for name, ok in checks:
+        for name, ok, rule in rules:
             if not ok:
-                raise ValueError(f"invalid {name}: {getattr(self, name)!r}")
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)!r}")
 
     @property
     def filters(self) -> filtering.FilterConfig:
@@ -110,6 +117,14 @@ class PrepareConfig:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         defaults = {} if source in ("lfm1b", "events") else {"since": None}
         return cls(**{**defaults, **overrides})
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: object) -> bool:
+    return _integer(value) and value >= 1
 
 
 def _say(message: str, progress: bool) -> None:
@@ -191,14 +206,14 @@ def prepare(
 
     Raises:
         DataError: missing input, a bad line under ``on_error="raise"``, or nothing left.
-        FileExistsError: ``out_dir`` exists and ``overwrite`` is false.
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is false, or it is a file, or
+            a non-empty folder that is not a prepared data set (never replaced).
     """
     started = time.perf_counter()
     config = config or PrepareConfig.for_source(source)
     if source != "demo" and input_path is None:
-        raise DataError(None, f"source {source!r} needs an input path")
-    if Path(out_dir).exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} already exists (pass overwrite to replace it)")
+        raise DataError(None, f"--source {source} needs --input (the file or folder to read)")
+    _check_out_dir(Path(out_dir), overwrite)
     cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
     log = ErrorLog(config.on_error)
     demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
@@ -207,7 +222,12 @@ def prepare(
     )
     where = input_path if input_path is not None else "demo"
     if not len(interactions):
-        raise DataError(where, f"no interactions left after the date and song steps {steps}")
+        raise DataError(
+            where,
+            "no interactions left after the date and song steps (see --since and "
+            "--top-songs). What each step left: "
+            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
+        )
 
     song_order = interactions.groupby("song")["play_count"].sum()
     song_list = song_order.index.astype(str).tolist()
@@ -216,10 +236,13 @@ def prepare(
         ranked, audio, config, cache_dir, workers, progress
     )
     without = [s for s, h in zip(ranked, has_chords, strict=True) if not h]
+    # an audio_path that names no file is not audio (its extraction failed as "file not found")
+    has_audio_file = {s: Path(p).is_file() for s, p in audio.items() if p}
     steps["chords"] = {
         "songs_with_chords": int(has_chords.sum()),
         "songs_without": len(without),
         "extraction_failures": len(failures),
+        "audio_files_missing": sum(not found for found in has_audio_file.values()),
     }
     if config.songs_without_chords == "drop":
         interactions = filtering.drop_songs(interactions, set(without))
@@ -239,10 +262,10 @@ def prepare(
     if not len(interactions):
         raise DataError(
             where,
-            "no users left to split: "
-            + "; ".join(f"after {k}: {v}" for k, v in steps.items())
-            + f" (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} interactions and "
-            f"{config.eval_negatives} songs they never heard)",
+            f"no users left to split (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} "
+            f"interactions and {config.eval_negatives} songs they never heard; see "
+            "--min-user-interactions and --eval-negatives). What each step left: "
+            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
         )
 
     # Indices.
@@ -324,7 +347,7 @@ def prepare(
                     "index": range(num_songs),
                     "id": song_ids,
                     "has_chords": has.astype(int),
-                    "has_audio": [int(bool(audio.get(s))) for s in song_ids],
+                    "has_audio": [int(has_audio_file.get(s, False)) for s in song_ids],
                     "name": [names.get(s, "") for s in song_ids],
                 }
             ),
@@ -347,10 +370,41 @@ def prepare(
             config.compression,
         )
         manifest["content_hash"] = content_hash(tmp)
+        manifest["files"] = _checksums(tmp, data_files(tmp))
         manifest["seconds"] = round(time.perf_counter() - started, 2)
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
     return PreparedDataset.load(out_dir)
+
+
+def _step_counts(counts: dict) -> str:
+    """A step's counts in words: ``"1 users, 2 songs, 2 interactions"`` (or its events)."""
+    keys = [k for k in ("users", "songs", "interactions") if k in counts] or list(counts)[:2]
+    return ", ".join(f"{counts[k]:,} {k}" for k in keys)
+
+
+def _checksums(folder: Path, names: list[str]) -> dict[str, dict]:
+    from coat_tf.integrity import checksums  # not at the top: it imports coat_tf.data
+
+    return checksums(folder, names)
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Refuse an ``out_dir`` that cannot (or must not) be replaced by a prepared data set."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: is a file; --out must name a folder to create")
+    if not overwrite:
+        raise FileExistsError(
+            f"{out_dir}: already exists (pass --overwrite to replace the data set in it)"
+        )
+    if (out_dir / MANIFEST).is_file() or not any(out_dir.iterdir()):
+        return
+    raise FileExistsError(
+        f"{out_dir}: holds files but no {MANIFEST}, so it is not a prepared data set; "
+        "--overwrite only replaces a prepared data set. Choose another --out"
+    )
 
 
 def _write_table(path: Path, frame: pd.DataFrame) -> None:

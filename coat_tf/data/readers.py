@@ -183,13 +183,15 @@ class EventsFileSource(EventSource):
         self.columns = self._columns()
 
     def _columns(self) -> list[Column]:
-        from coat_tf.data.table import open_binary
+        from coat_tf.data.table import GZIP_ERRORS, damaged_gzip, open_binary
 
         with open_binary(self.path) as handle:
             try:
                 header = handle.readline().decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
                 raise DataError(self.path, "header is not UTF-8", 1) from None
+            except GZIP_ERRORS as error:
+                raise damaged_gzip(self.path, error) from None
         if not header:
             raise DataError(self.path, "empty file (expected a header line)", 1)
         names = [name.strip().lower() for name in header.split(self.sep)]

@@ -9,7 +9,12 @@ which finds the exact line number and reason of every bad line and reports it to
 Checks of the fast path: for tab-separated files, a block of ``n`` lines must hold exactly
 ``n * (columns - 1)`` tabs (so a line with too few or too many columns is caught even where
 pandas would pad it); integer columns must parse as integers; timestamps must parse; required
-text columns must be non-empty; the bytes must be valid UTF-8.
+text columns must be non-empty; the bytes must be valid UTF-8; timestamps must be plausible
+(see :data:`LATEST_TIMESTAMP`).
+
+A ``.gz`` file that ends early (an interrupted download) or is not gzip data is a
+:class:`~coat_tf.data.errors.DataError` naming the file, whatever ``on_error`` says: the lines
+after the damage cannot be read, so skipping would silently drop them.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +41,13 @@ from coat_tf.data.errors import DataError, ErrorLog
 #: text), ``opt`` (text that may be empty).
 KINDS = ("int", "unix", "iso", "time", "str", "opt")
 DEFAULT_BLOCK_BYTES = 32 << 20
+#: Timestamps must lie in ``[0, LATEST_TIMESTAMP)`` Unix seconds (before 2100-01-01 UTC). A
+#: listening log in milliseconds or microseconds read as seconds lands tens of thousands of
+#: years ahead, and would silently decide which song each user's held-out item is.
+LATEST_TIMESTAMP = 4_102_444_800
+_SECONDS_PER_YEAR = 365.2425 * 86400
+#: What a damaged ``.gz`` raises while being read.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,12 @@ class TableReader:
         return [c for c in self.columns if c.keep]
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
+        try:
+            yield from self._blocks()
+        except GZIP_ERRORS as error:
+            raise damaged_gzip(self.path, error) from None
+
+    def _blocks(self) -> Iterator[pd.DataFrame]:
         from tqdm import tqdm
 
         size = self.path.stat().st_size if self.path.is_file() else 0
@@ -177,7 +196,10 @@ class TableReader:
             for column in self.kept:
                 values = frame[column.name]
                 if column.kind in ("iso", "time"):
-                    frame[column.name] = _times(values)
+                    frame[column.name] = values = _times(values)
+                if column.kind in ("unix", "iso", "time"):
+                    if ((values < 0) | (values >= LATEST_TIMESTAMP)).any():
+                        return None  # the slow path names the line
                 elif column.kind == "str" and (values == "").any():
                     return None
                 elif column.kind == "opt" or column.kind == "str":
@@ -243,22 +265,56 @@ class TableReader:
         return out
 
 
+def damaged_gzip(path: Path, error: BaseException) -> DataError:
+    """The DataError for a ``.gz`` file that cannot be read to its end."""
+    what = (
+        "ends before its compressed data does (truncated, e.g. an interrupted download?)"
+        if isinstance(error, EOFError)
+        else f"is not valid gzip data ({error})"
+    )
+    return DataError(path, f"{what}; nothing was prepared from it. Fetch or compress it again.")
+
+
+def check_timestamp(seconds: int, text: str | None = None) -> int:
+    """``seconds`` if it is a plausible Unix time (see :data:`LATEST_TIMESTAMP`), else a
+    ValueError saying what it probably is. ``text``: the date-time as written, if it was."""
+    if text is not None and not 0 <= seconds < LATEST_TIMESTAMP:
+        raise ValueError(
+            f"{text[:40]!r} is not a plausible listening time (before 1970 or after 2099)"
+        )
+    if seconds < 0:
+        raise ValueError(f"{seconds} is before 1970 (a negative Unix time)")
+    if seconds >= LATEST_TIMESTAMP:
+        year = 1970 + seconds / _SECONDS_PER_YEAR
+        raise ValueError(
+            f"{seconds} is not plausible as Unix seconds (the year {year:,.0f}); "
+            "are the timestamps in milliseconds or microseconds? Convert them to seconds"
+        )
+    return seconds
+
+
 def _convert(value: str, kind: str) -> object:
-    if kind in ("int", "unix"):
+    if kind == "int":
         try:
             return int(value)
         except ValueError:
             raise ValueError(f"not an integer: {value[:40]!r}") from None
+    if kind == "unix":
+        try:
+            seconds = int(value)
+        except ValueError:
+            raise ValueError(f"not an integer: {value[:40]!r}") from None
+        return check_timestamp(seconds)
     if kind in ("iso", "time"):
         if kind == "time" and value.strip().lstrip("-").isdigit():
-            return int(value)
+            return check_timestamp(int(value))
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"not a timestamp: {value[:40]!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp())
+        return check_timestamp(int(parsed.timestamp()), value.strip())
     if kind == "str" and value == "":
         raise ValueError("empty")
     return value

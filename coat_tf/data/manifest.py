@@ -1,0 +1,173 @@
+"""A prepared data set's manifest: reading it, checking the files against it, and the command
+that rebuilds the data set.
+
+``manifest.json`` records the source, the settings, the counts, ``content_hash`` (SHA-256 over
+the data files, :func:`content_hash`) and ``files`` (each data file's size and SHA-256, see
+:mod:`coat_tf.integrity`). :func:`verify_files` checks a folder against it before anything is
+read; a mismatch names the file and the ``prepare`` command (:func:`rebuild_command`) that
+rebuilds the data set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shlex
+from pathlib import Path
+
+from coat_tf.data.errors import DataError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+HASHED_FILES = (
+    "users.tsv",
+    "songs.tsv",
+    "chord_vocabulary.txt",
+    "chords.npy",
+    "mfcc.npy",
+    "train.tsv",
+    "valid.npz",
+    "test.npz",
+)
+
+
+def data_files(folder: str | os.PathLike) -> list[str]:
+    """The data files of a prepared folder (every file but the manifest), in a fixed order."""
+    folder = Path(folder)
+    names = [n for n in HASHED_FILES if (folder / n).is_file()]
+    return names + sorted(f"tfrecords/{p.name}" for p in (folder / "tfrecords").glob("train-*"))
+
+
+def content_hash(folder: str | os.PathLike) -> str:
+    """SHA-256 over the data files (name, size and bytes of each, in a fixed order), including
+    the TFRecord shards; the manifest itself is not included."""
+    folder = Path(folder)
+    names = data_files(folder)
+    digest = hashlib.sha256()
+    for name in names:
+        path = folder / name
+        digest.update(f"{name}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of the prepared folder ``path``, or a DataError naming what is wrong."""
+    manifest_path = Path(path) / MANIFEST
+    if Path(path).is_file():
+        raise DataError(path, "is a file; expected a prepared data set folder")
+    if not manifest_path.is_file():
+        raise DataError(manifest_path, "no such file: not a prepared data set")
+    try:
+        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DataError(
+            manifest_path, f"not valid JSON ({error}). {rebuild_hint(path, {})}"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise DataError(manifest_path, f"not a manifest (a JSON object). {rebuild_hint(path, {})}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            manifest_path,
+            f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}",
+        )
+    return manifest
+
+
+def rebuild_hint(path: str | os.PathLike, manifest: dict) -> str:
+    """How to rebuild the prepared folder ``path``: the ``prepare`` command its manifest
+    records (source, input and the settings that differ from the defaults)."""
+    try:
+        command = rebuild_command(path, manifest)
+    except (KeyError, TypeError, ValueError):
+        command = None
+    if command is None:
+        return "Rebuild it with python -m coat_tf.data prepare ... --out DIR --overwrite."
+    hint = f"Rebuild it with: {command}"
+    if (manifest.get("source") or {}).get("name") == "demo":
+        hint += " (or delete the folder: python -m coat_tf.train rebuilds the demo data set)"
+    return hint
+
+
+def verify_files(path: str | os.PathLike, manifest: dict) -> None:
+    """Check the data files of ``path`` against the manifest's listing (or, for a data set
+    written before listings, its ``content_hash``).
+
+    Raises:
+        DataError (an :class:`~coat_tf.integrity.IntegrityError`): a file is missing or damaged.
+    """
+    from coat_tf.integrity import IntegrityError, verify
+
+    hint = rebuild_hint(path, manifest)
+    if "files" in manifest:
+        unlisted = sorted(set(data_files(path)) - set(manifest["files"]))
+        if unlisted:  # e.g. a stray TFRecord shard, which training would read
+            raise IntegrityError(
+                Path(path) / unlisted[0],
+                f"not part of the prepared data set (not in its manifest). {hint}",
+            )
+        verify(path, manifest["files"], hint)
+    elif manifest.get("content_hash") and content_hash(path) != manifest["content_hash"]:
+        raise IntegrityError(
+            path, f"damaged: its files differ from the manifest's content_hash. {hint}"
+        )
+
+
+def update_checksums(path: str | os.PathLike) -> None:
+    """Re-list the data files of ``path`` in its manifest (``files`` and ``content_hash``).
+
+    For tools and tests that change a prepared data set in place on purpose; anything else
+    that changes a file makes :meth:`PreparedDataset.load` refuse the data set.
+    """
+    from coat_tf.fileio import atomic_write_text
+    from coat_tf.integrity import checksums
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    manifest["content_hash"] = content_hash(path)
+    manifest["files"] = checksums(path, data_files(path))
+    atomic_write_text(path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+#: ``PrepareConfig`` fields and the ``prepare`` options that set them.
+_FLAGS = {
+    "since": "--since",
+    "top_songs": "--top-songs",
+    "min_user_interactions": "--min-user-interactions",
+    "eval_negatives": "--eval-negatives",
+    "seed": "--seed",
+    "songs_without_chords": "--songs-without-chords",
+    "chord_vocabulary": "--chord-vocabulary",
+    "num_shards": "--shards",
+    "compression": "--compression",
+    "on_error": "--on-error",
+}
+
+
+def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
+    """The ``prepare`` command that rebuilds ``out_dir`` from what its manifest records, or
+    ``None`` where the manifest does not say (its source is unknown)."""
+    from coat_tf.data.prepare import SOURCES, PrepareConfig
+
+    source = (manifest.get("source") or {}).get("name")
+    if source not in SOURCES:
+        return None
+    words = ["python", "-m", "coat_tf.data", "prepare", "--source", source]
+    if manifest["source"].get("input"):
+        words += ["--input", str(manifest["source"]["input"])]
+    words += ["--out", str(out_dir), "--overwrite"]
+    settings = manifest.get("settings") or {}
+    defaults = dataclasses.asdict(PrepareConfig.for_source(source))
+    for name, flag in _FLAGS.items():
+        if name in settings and settings[name] != defaults[name]:
+            value = settings[name]
+            if name == "compression":
+                value = "gzip" if value == "GZIP" else "none"
+            words += [flag, "none" if value is None else str(value)]
+    if settings.get("mfcc"):
+        words.append("--mfcc")
+    return shlex.join(words)
