@@ -14,7 +14,7 @@ install: $(STAMP)
 
 # Order matters: `vamp` (needed by chord-extractor) compiles against numpy and does not
 # declare it as a build requirement, so numpy goes in first and vamp is built without
-# build isolation. See DESIGN.md section 2.
+# build isolation (vamp's setup.py imports numpy).
 $(STAMP): setup.cfg pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; COAT needs Python 3.11 (chord-extractor requires < 3.12)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -22,6 +22,7 @@ import coat_tf  # noqa: F401  (legacy Keras first)
 from coat_tf.config import ModelConfig
 from coat_tf.models import CoatRecommender, build_coat_model
 from coat_tf.models.recommender import pairwise_score_all
+from coat_tf.schema import CHORD_IDS
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     model = build_coat_model(config)
     chords = np.random.default_rng(0).integers(0, args.chords, (args.songs, 100)).astype("int32")
-    recommender = CoatRecommender(model, config.num_users, args.songs, {"chord_ids": chords})
+    recommender = CoatRecommender(model, config.num_users, args.songs, {CHORD_IDS: chords})
     scorers = {
         "precomputed": recommender.score_all,
         "pairwise": lambda users: pairwise_score_all(recommender, users),

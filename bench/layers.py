@@ -20,6 +20,7 @@ import tensorflow as tf
 import coat_tf  # noqa: F401  (legacy Keras first)
 from coat_tf.config import ModelConfig
 from coat_tf.models import build_coat_model, build_neumf_model
+from coat_tf.schema import CHORD_IDS, SONG_ID, USER_ID
 
 
 def _batches(config: ModelConfig, batch_size: int, count: int, seed: int) -> list:
@@ -27,9 +28,9 @@ def _batches(config: ModelConfig, batch_size: int, count: int, seed: int) -> lis
     out = []
     for _ in range(count):
         features = {
-            "user_id": rng.integers(0, config.num_users, batch_size).astype("int32"),
-            "song_id": rng.integers(0, config.num_songs, batch_size).astype("int32"),
-            "chord_ids": rng.integers(
+            USER_ID: rng.integers(0, config.num_users, batch_size).astype("int32"),
+            SONG_ID: rng.integers(0, config.num_songs, batch_size).astype("int32"),
+            CHORD_IDS: rng.integers(
                 0, config.num_chords, (batch_size, config.sequence_length)
             ).astype("int32"),
         }

@@ -60,7 +60,7 @@ from coat_tf.config import RunConfig, save, to_dict
 from coat_tf.fileio import atomic_directory, atomic_write_text
 from coat_tf.integrity import CHECKSUMS_FILE, write_checksums
 from coat_tf.models.recommender import Recommender
-from coat_tf.schema import CHORD_IDS, MFCC
+from coat_tf.schema import CHORD_IDS, MFCC, SONG_ID, USER_ID
 
 EXPORT_FORMAT_VERSION = 1
 EXTRA_DIR = "assets.extra"
@@ -118,9 +118,9 @@ class ServingModule(tf.Module):
         self.exclusion_splits = tf.Variable(
             np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), trainable=False
         )
-        ids = tf.TensorSpec([None], tf.int32, name="user_id")
+        ids = tf.TensorSpec([None], tf.int32, name=USER_ID)
         self.score = tf.function(
-            self._score, input_signature=[ids, tf.TensorSpec([None], tf.int32, name="song_id")]
+            self._score, input_signature=[ids, tf.TensorSpec([None], tf.int32, name=SONG_ID)]
         )
         self.recommend = tf.function(
             self._recommend, input_signature=[ids, tf.TensorSpec([], tf.int32, name="k")]
@@ -128,13 +128,13 @@ class ServingModule(tf.Module):
         self.content_input = recommender.content_input
         if self.content_input == CHORD_IDS:
             self.sequence_length = recommender.sequence_length
-            chord_spec = tf.TensorSpec([None, self.sequence_length], tf.int32, name="chord_ids")
+            chord_spec = tf.TensorSpec([None, self.sequence_length], tf.int32, name=CHORD_IDS)
             self.score_chords = tf.function(self._score_chords, input_signature=[ids, chord_spec])
             self.song_chords = tf.function(
-                self._song_chords, input_signature=[tf.TensorSpec([None], tf.int32, name="song_id")]
+                self._song_chords, input_signature=[tf.TensorSpec([None], tf.int32, name=SONG_ID)]
             )
         elif self.content_input == MFCC:
-            mfcc_spec = tf.TensorSpec([None, *recommender.mfcc_shape], tf.float32, name="mfcc")
+            mfcc_spec = tf.TensorSpec([None, *recommender.mfcc_shape], tf.float32, name=MFCC)
             self.score_mfcc = tf.function(self._score_mfcc, input_signature=[ids, mfcc_spec])
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
@@ -150,28 +150,28 @@ class ServingModule(tf.Module):
         return out
 
     def _score(self, user_id: tf.Tensor, song_id: tf.Tensor) -> dict[str, tf.Tensor]:
-        _id_check(user_id, self.num_users, "user_id")
-        _id_check(song_id, self.num_songs, "song_id")
+        _id_check(user_id, self.num_users, USER_ID)
+        _id_check(song_id, self.num_songs, SONG_ID)
         return {"score": self.recommender.score_pairs(user_id, song_id)}
 
     def _song_chords(self, song_id: tf.Tensor) -> tf.Tensor:
-        _id_check(song_id, self.num_songs, "song_id")
+        _id_check(song_id, self.num_songs, SONG_ID)
         return self.recommender.song_chords(song_id)
 
     def _score_chords(self, user_id: tf.Tensor, chord_ids: tf.Tensor) -> dict[str, tf.Tensor]:
-        _id_check(user_id, self.num_users, "user_id")
-        _id_check(chord_ids, self.recommender.num_chords, "chord_ids")
+        _id_check(user_id, self.num_users, USER_ID)
+        _id_check(chord_ids, self.recommender.num_chords, CHORD_IDS)
         return {
             "score": self.recommender.score_new_songs(user_id, chord_ids),
             "attention": self.recommender.attention(user_id, chord_ids),
         }
 
     def _score_mfcc(self, user_id: tf.Tensor, mfcc: tf.Tensor) -> dict[str, tf.Tensor]:
-        _id_check(user_id, self.num_users, "user_id")
+        _id_check(user_id, self.num_users, USER_ID)
         return {"score": self.recommender.score_new_songs(user_id, mfcc)}
 
     def _recommend(self, user_id: tf.Tensor, k: tf.Tensor) -> dict[str, tf.Tensor]:
-        _id_check(user_id, self.num_users, "user_id")
+        _id_check(user_id, self.num_users, USER_ID)
         tf.debugging.assert_positive(k, message="k must be >= 1")
         scores = self.recommender.score_all(user_id)  # [U, S]
         table = tf.RaggedTensor.from_row_splits(

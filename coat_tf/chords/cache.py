@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from coat_tf.chords.errors import AudioError
 from coat_tf.fileio import atomic_write_bytes, remove_stale_temporaries
 
 RECORD_FORMATS = ("json", "npy")
@@ -138,8 +139,6 @@ def _size(path: str) -> int:
 
 def _run_task(job: tuple[Callable[..., Any], str, str, RecordCache, tuple[Any, ...]]):
     """Worker body: compute one record, store it, and report (never raises)."""
-    from coat_tf.chords.extract import AudioError
-
     task, path, key, cache, task_args = job
     try:
         record = task(path, *task_args)
@@ -164,7 +163,7 @@ def run_cached(
     """Compute ``task(path, *task_args)`` for every path not yet in ``cache``.
 
     ``task`` must be a module-level function (it is sent to worker processes), return a record
-    the cache can store, and raise :class:`~coat_tf.chords.extract.AudioError` for bad input.
+    the cache can store, and raise :class:`~coat_tf.chords.errors.AudioError` for bad input.
 
     Returns:
         One :class:`TaskResult` per distinct path, in input order.
@@ -173,8 +172,6 @@ def run_cached(
         AudioError: the first failure, when ``stop_on_error`` is true.
     """
     from tqdm import tqdm
-
-    from coat_tf.chords.extract import AudioError
 
     remove_stale_temporaries(cache.root / cache.kind, recursive=True)  # left by a killed run
     unique = list(dict.fromkeys(str(path) for path in paths))

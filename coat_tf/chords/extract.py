@@ -38,22 +38,11 @@ from typing import Any
 import numpy as np
 
 from coat_tf.chords.cache import RecordCache, TaskResult, run_cached
+from coat_tf.chords.errors import AudioError
 
 # Bump when the record layout or the extraction code changes meaning: old records are ignored.
 EXTRACTOR_VERSION = 1
 TUNING_MODES = ("global", "local")
-
-
-class AudioError(Exception):
-    """An audio file that cannot be used; ``str()`` names the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (AudioError, (self.path, self.reason))
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("prepare", help="raw listening data -> prepared data set")
     p.add_argument("--source", choices=SOURCES, required=True)
-    p.add_argument("--input", help="file or folder of the source (not needed for demo)")
+    p.add_argument(
+        "--input",
+        help="file or folder of the source; for ncf the prefix P of P.train.rating, "
+        "P.test.rating and P.test.negative (not needed for demo)",
+    )
     p.add_argument("--out", required=True, help="folder to create")
     p.add_argument(
         "--since",

@@ -41,6 +41,7 @@ from coat_tf.data.errors import ON_ERROR, DataError, ErrorLog
 from coat_tf.data.features import chord_table, mfcc_table
 from coat_tf.data.interactions import aggregate
 from coat_tf.data.manifest import FORMAT_VERSION, MANIFEST, content_hash, data_files
+from coat_tf.data.ncf import read_ncf
 from coat_tf.data.readers import (
     EventsFileSource,
     EventSource,
@@ -51,7 +52,7 @@ from coat_tf.data.readers import (
 )
 from coat_tf.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
 
-SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "demo")
+SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo")
 SONGS_WITHOUT_CHORDS = ("keep", "drop")
 
 
@@ -112,10 +113,13 @@ class PrepareConfig:
     @classmethod
     def for_source(cls, source: str, **overrides) -> PrepareConfig:
         """Defaults for ``source``: the paper's, except no date step for the sources whose
-        data predate 2014 or have no timestamps (lastfm1k, movielens, demo)."""
+        data predate 2014 or have no timestamps (lastfm1k, movielens, demo), and no filtering
+        at all for the NCF format (its files are filtered already)."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         defaults = {} if source in ("lfm1b", "events") else {"since": None}
+        if source == "ncf":
+            defaults = {"since": None, "top_songs": None, "min_user_interactions": None}
         return cls(**{**defaults, **overrides})
 
 
@@ -139,11 +143,43 @@ def _natural_order(ids: pd.Series) -> list[str]:
     return sorted(str(u) for u in unique)
 
 
+@dataclass
+class _Read:
+    """What ``_read`` gives: the interactions after the event steps (text ``user``, ``song``,
+    ``play_count``, ``first_timestamp``, ``last_timestamp``), the pre-split test pairs
+    (MovieLens, NCF) or None, audio paths and names by song, the step counts, and for the NCF
+    format the given test negatives (user id -> song ids) and the file they come from."""
+
+    interactions: pd.DataFrame
+    test_pairs: pd.DataFrame | None
+    audio: dict
+    names: dict
+    steps: dict
+    test_negatives: dict[str, list[str]] | None = None
+    negatives_path: Path | None = None
+
+
 def _read(
     source: str, input_path, config: PrepareConfig, log: ErrorLog, progress: bool, demo: dict
-) -> tuple[pd.DataFrame, pd.DataFrame | None, dict, dict, dict]:
-    """Interactions after the event steps, the MovieLens test pairs (or None), audio paths,
-    names and the step counts."""
+) -> _Read:
+    """Read ``source`` and apply the event steps (date, top songs); see :class:`_Read`."""
+    if source == "ncf":
+        files = read_ncf(input_path, log)
+        both = pd.concat([files.train, files.test], ignore_index=True)
+        interactions = (
+            both.rename(columns={"item": "song"})
+            .groupby(["user", "song"], as_index=False)
+            .agg(
+                play_count=("timestamp", "size"),
+                first_timestamp=("timestamp", "min"),
+                last_timestamp=("timestamp", "max"),
+            )
+        )
+        read = {"events": len(both), **filtering.interaction_stats(interactions)}
+        test = files.test.rename(columns={"item": "song"})[["user", "song"]]
+        return _Read(
+            interactions, test, {}, {}, {"read": read}, files.negatives, files.negatives_path
+        )
     if source == "movielens":
         train, test = read_movielens(input_path, log)
         both = pd.concat([train, test], ignore_index=True).rename(columns={"item": "song"})
@@ -159,7 +195,7 @@ def _read(
         top = set(counts.index[_top(counts.to_numpy(), ids, config.top_songs)])
         interactions = interactions[interactions["song"].isin(top)].reset_index(drop=True)
         steps = {"read": read, "top_songs": filtering.interaction_stats(interactions)}
-        return interactions, test.rename(columns={"item": "song"}), {}, {}, steps
+        return _Read(interactions, test.rename(columns={"item": "song"}), {}, {}, steps)
     kwargs = {"progress": progress}
     event_source: EventSource
     if source == "lfm1b":
@@ -179,7 +215,7 @@ def _read(
         "since": {"events": s.events_since, "songs": s.tracks_since},
         "top_songs": {**filtering.interaction_stats(result.interactions)},
     }
-    return result.interactions, None, result.audio_paths, result.track_names, steps
+    return _Read(result.interactions, None, result.audio_paths, result.track_names, steps)
 
 
 def _top(counts: np.ndarray, ids: list[str], n: int | None) -> np.ndarray:
@@ -217,9 +253,16 @@ def prepare(
     cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
     log = ErrorLog(config.on_error)
     demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
-    interactions, ml_test, audio, names, steps = _read(
-        source, input_path, config, log, progress, demo
+    raw = _read(source, input_path, config, log, progress, demo)
+    interactions, ml_test, audio, names, steps = (
+        raw.interactions,
+        raw.test_pairs,
+        raw.audio,
+        raw.names,
+        raw.steps,
     )
+    # songs that are candidates without being played (the NCF format's negatives)
+    unplayed = _unplayed_songs(raw.test_negatives, interactions)
     where = input_path if input_path is not None else "demo"
     if not len(interactions):
         raise DataError(
@@ -231,7 +274,7 @@ def prepare(
 
     song_order = interactions.groupby("song")["play_count"].sum()
     song_list = song_order.index.astype(str).tolist()
-    ranked = [song_list[i] for i in _top(song_order.to_numpy(), song_list, None)]
+    ranked = [song_list[i] for i in _top(song_order.to_numpy(), song_list, None)] + unplayed
     vocabulary, table, has_chords, failures, extractor_key = chord_table(
         ranked, audio, config, cache_dir, workers, progress
     )
@@ -252,7 +295,9 @@ def prepare(
     steps["min_user_interactions"] = filtering.interaction_stats(interactions)
     # Splittability depends on a user's own interactions only, so it goes first; dropping users
     # without room for negatives then cannot make another user unsplittable.
-    interactions, ml_valid, dropped_users = splits.splittable(interactions, ml_test, config.seed)
+    interactions, ml_valid, dropped_users = splits.splittable(
+        interactions, ml_test, config.seed, validation_by_time=raw.test_negatives is not None
+    )
     interactions, short_users = splits.enough_negatives(interactions, config.eval_negatives)
     steps["split"] = {
         **filtering.interaction_stats(interactions),
@@ -272,6 +317,7 @@ def prepare(
     plays = interactions.groupby("song")["play_count"].sum()
     plays_ids = plays.index.astype(str).tolist()
     song_ids = [plays_ids[i] for i in _top(plays.to_numpy(), plays_ids, None)]
+    song_ids += _unplayed_songs(raw.test_negatives, interactions)
     user_ids = _natural_order(interactions["user"])
     song_index = {s: i for i, s in enumerate(song_ids)}
     user_index = {u: i for i, u in enumerate(user_ids)}
@@ -299,14 +345,17 @@ def prepare(
         config.eval_negatives,
         [config.seed, 0],
     )
-    test_c = splits.sample_candidates(
-        test["user"].to_numpy(),
-        test["song"].to_numpy(),
-        interacted,
-        num_songs,
-        config.eval_negatives,
-        [config.seed, 1],
-    )
+    if raw.test_negatives is None:
+        test_c = splits.sample_candidates(
+            test["user"].to_numpy(),
+            test["song"].to_numpy(),
+            interacted,
+            num_songs,
+            config.eval_negatives,
+            [config.seed, 1],
+        )
+    else:
+        test_c = _given_candidates(test, raw, user_ids, song_index)
     mfcc = mfcc_table(song_ids, audio, cache_dir, workers, progress) if config.mfcc else None
     final = filtering.interaction_stats(indexed)
     counts = {
@@ -375,6 +424,28 @@ def prepare(
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
     return PreparedDataset.load(out_dir)
+
+
+def _unplayed_songs(negatives: dict[str, list[str]] | None, interactions: pd.DataFrame) -> list:
+    """Songs among the given test negatives that nobody played, in their natural order."""
+    if not negatives:
+        return []
+    candidates = {song for songs in negatives.values() for song in songs}
+    unplayed = pd.Series(sorted(candidates - set(interactions["song"].astype(str))))
+    return _natural_order(unplayed) if len(unplayed) else []
+
+
+def _given_candidates(
+    test: pd.DataFrame, raw: _Read, user_ids: list[str], song_index: dict[str, int]
+) -> splits.Candidates:
+    """The test candidates from the given negatives: column 0 each user's test song."""
+    rows = []
+    for user, song in zip(test["user"].to_numpy(), test["song"].to_numpy(), strict=True):
+        negatives = raw.test_negatives[user_ids[user]]
+        rows.append([song, *(song_index[n] for n in negatives)])
+    return splits.Candidates(
+        users=test["user"].to_numpy(np.int32), items=np.asarray(rows, dtype=np.int32)
+    )
 
 
 def _step_counts(counts: dict) -> str:

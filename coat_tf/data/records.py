@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from coat_tf.schema import CHORD_IDS, SONG_ID, USER_ID
+
 COMPRESSIONS = ("", "GZIP")
 
 
@@ -51,9 +53,9 @@ def write_records(
                 example = tf.train.Example(
                     features=tf.train.Features(
                         feature={
-                            "user_id": _int64([user]),
-                            "song_id": _int64([song]),
-                            "chord_ids": _int64(chord_lists[song]),
+                            USER_ID: _int64([user]),
+                            SONG_ID: _int64([song]),
+                            CHORD_IDS: _int64(chord_lists[song]),
                         }
                     )
                 )
@@ -73,9 +75,9 @@ def feature_spec(sequence_length: int) -> dict:
     import tensorflow as tf
 
     return {
-        "user_id": tf.io.FixedLenFeature([], tf.int64),
-        "song_id": tf.io.FixedLenFeature([], tf.int64),
-        "chord_ids": tf.io.FixedLenFeature([sequence_length], tf.int64),
+        USER_ID: tf.io.FixedLenFeature([], tf.int64),
+        SONG_ID: tf.io.FixedLenFeature([], tf.int64),
+        CHORD_IDS: tf.io.FixedLenFeature([sequence_length], tf.int64),
     }
 
 
@@ -89,9 +91,9 @@ def read_records(paths: list[str | os.PathLike], sequence_length: int, compressi
     )
     users, songs, chords = [], [], []
     for batch in dataset.as_numpy_iterator():
-        users.append(batch["user_id"])
-        songs.append(batch["song_id"])
-        chords.append(batch["chord_ids"])
+        users.append(batch[USER_ID])
+        songs.append(batch[SONG_ID])
+        chords.append(batch[CHORD_IDS])
     if not users:
         return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, sequence_length)))
     return np.concatenate(users), np.concatenate(songs), np.concatenate(chords)

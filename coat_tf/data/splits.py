@@ -164,13 +164,30 @@ def enough_negatives(interactions: pd.DataFrame, negatives: int) -> tuple[pd.Dat
     return interactions, dropped
 
 
+def latest_validation(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """For pre-split data with timestamps: each user's latest training interaction (by the
+    split rule's order) held out. Returns ``(train without it, validation)``; users with a
+    single training interaction keep it and get no validation row."""
+    ordered = time_order(train)
+    last = ordered.groupby("user").cumcount(ascending=False).to_numpy() == 0
+    sizes = ordered.groupby("user")["song"].transform("size").to_numpy()
+    held = last & (sizes >= 2)
+    return ordered[~held].reset_index(drop=True), ordered[held].reset_index(drop=True)
+
+
 def splittable(
-    interactions: pd.DataFrame, ml_test: pd.DataFrame | None, seed: int
+    interactions: pd.DataFrame,
+    ml_test: pd.DataFrame | None,
+    seed: int,
+    validation_by_time: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
     """Drop users who cannot be split; returns ``(kept, validation pairs or None, dropped)``.
 
-    By time: a user needs :data:`MIN_INTERACTIONS_TO_SPLIT` interactions. MovieLens: a user
-    needs its test pair and two training pairs (one becomes the seeded validation item).
+    By time: a user needs :data:`MIN_INTERACTIONS_TO_SPLIT` interactions. Pre-split data
+    (``ml_test`` given, MovieLens or the NCF format): a user needs its test pair and two
+    training pairs, one of which becomes the validation item: the latest by time with
+    ``validation_by_time`` (:func:`latest_validation`), else a seeded random one
+    (:func:`random_validation`, for data without timestamps).
     """
     sizes = interactions.groupby("user")["song"].transform("size")
     if ml_test is None:
@@ -187,7 +204,10 @@ def splittable(
     dropped = int(interactions.loc[~keep, "user"].nunique())
     kept = interactions[keep].reset_index(drop=True)
     kept_train = kept[~is_test[keep]]
-    _, valid = random_validation(kept_train, seed)
+    if validation_by_time:
+        _, valid = latest_validation(kept_train)
+    else:
+        _, valid = random_validation(kept_train, seed)
     return kept, valid[["user", "song"]], dropped
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coat_tf.checks import check_positive_int
+from coat_tf.schema import CHORD_IDS, SONG_ID, USER_ID
 
 VALID_POSITIVE = "validation positive"
 TEST_POSITIVE = "test positive"
@@ -57,7 +58,7 @@ class Probes:
 
     def inputs(self) -> dict[str, np.ndarray]:
         """The model inputs ``{"user_id", "song_id", "chord_ids"}`` of the pairs."""
-        return {"user_id": self.users, "song_id": self.songs, "chord_ids": self.chords}
+        return {USER_ID: self.users, SONG_ID: self.songs, CHORD_IDS: self.chords}
 
 
 def _held_out(data, user: int) -> tuple[int, str] | None:
