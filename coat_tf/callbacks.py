@@ -19,50 +19,38 @@ from coat_tf.models.recommender import Recommender
 
 
 class StopOnNonFiniteLoss(tf.keras.callbacks.Callback):
-    """Stops training once the loss is NaN or infinite, by raising
-    :class:`~coat_tf.failures.TrainingDiverged` (naming the epoch and batch).
+    """Stops training once the epoch's loss is NaN or infinite, by raising
+    :class:`~coat_tf.failures.TrainingDiverged` (naming the epoch).
 
     Like ``TerminateOnNaN``, but the run fails instead of going on to evaluate, checkpoint and
     export a model whose weights are no longer numbers, and with ``run_dir`` the run is marked
     failed (``failure.json``, see :mod:`coat_tf.failures`). Put it first in the callback list:
-    the loss is checked again at the end of each epoch, before the other callbacks look at the
-    model (heat maps of NaN attention weights, validation ranking, the best weights).
+    the loss is checked at the end of each epoch, before the other callbacks look at the model
+    (heat maps of NaN attention weights, validation ranking, the best weights).
 
-    The loss Keras logs is the mean over the epoch so far, so once a batch gives NaN it stays
-    NaN: checking every ``check_every`` batches (and at each epoch end) finds it without
-    waiting for the device after every batch.
+    The loss is checked once per epoch, not per batch: a callback with a batch hook makes Keras
+    call every callback's batch hooks and copy the logs to the host after every step, which
+    slowed training by several times at batch 256. The loss Keras logs is the mean over the
+    epoch, so once a batch gives NaN the epoch's loss is NaN too: a diverged epoch is always
+    caught, at the cost of finishing it.
 
     Args:
         run_dir: where to write the failure report, or ``None``.
-        check_every: batches between checks.
     """
 
-    def __init__(self, run_dir: str | Path | None = None, check_every: int = 50) -> None:
+    def __init__(self, run_dir: str | Path | None = None) -> None:
         super().__init__()
-        self._supports_tf_logs = True  # the loss is read as a tensor; other logs stay lazy
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.check_every = check_every
-        self.epoch = 1
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch = epoch + 1
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if (batch + 1) % self.check_every == 0:
-            self._check((logs or {}).get("loss"), batch + 1)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch = epoch + 1
-        self._check((logs or {}).get("loss"), None)
-
-    def _check(self, loss: object, batch: int | None) -> None:
+        loss = (logs or {}).get("loss")
         if loss is None:
             return
         value = float(np.asarray(loss))
         if math.isfinite(value):
             return
         self.model.stop_training = True
-        error = TrainingDiverged(self.epoch, value, batch)
+        error = TrainingDiverged(epoch + 1, value)
         if self.run_dir is not None:
             write_failure_report(self.run_dir, error)
         raise error
