@@ -15,13 +15,14 @@ test figures are those of the best weights. The test split is read only by
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from coat_tf import evaluation
+from coat_tf import distribute, evaluation
 from coat_tf.callbacks import (
     BestWeights,
     StopOnNonFiniteLoss,
@@ -95,8 +96,16 @@ def fit_keras(
     verbose: bool,
     inspect: bool,
 ) -> tuple[Recommender, dict]:
-    """Train a Keras model; returns its scoring interface (best weights loaded) and figures."""
+    """Train a Keras model; returns its scoring interface (best weights loaded) and figures.
+
+    Under ``MultiWorkerMirroredStrategy`` every worker trains; only the chief writes the best
+    weights and TensorBoard logs into ``run_dir`` (the others into a private folder they
+    remove), and each epoch is a fixed number of global steps over a repeated input, so that
+    the workers' steps stay in step (:mod:`coat_tf.distribute`).
+    """
     train = run.train
+    chief = distribute.is_chief()
+    own_dir = run_dir if chief else run_dir / f".{distribute.worker_name()}.partial"
     with strategy.scope():
         model = spec.build(run.model)
         if train.pretrain_gmf:
@@ -114,8 +123,16 @@ def fit_keras(
         seed=train.seed,
         song_tables=tables,
     )
-    tensorboard_dir = run_dir / "tensorboard"
-    best = BestWeights(run_dir)
+    steps_per_epoch = None
+    if distribute.is_multi_worker(strategy):
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        dataset = dataset.repeat().with_options(options)
+        steps_per_epoch = -(-len(data.train) * (1 + train.negatives) // train.batch_size)
+    tensorboard_dir = own_dir / "tensorboard"
+    best = BestWeights(own_dir)
     callbacks = [
         StopOnNonFiniteLoss(run_dir),  # first: a diverged run stops before the others look
         ValidationRanking(recommender, data.valid.users, data.valid.items, train.top_k),
@@ -127,17 +144,32 @@ def fit_keras(
         tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0),
     ]
     attention = (
-        _attention_callback(recommender, data, tensorboard_dir, train.seed) if inspect else None
+        _attention_callback(recommender, data, tensorboard_dir, train.seed)
+        if inspect and chief
+        else None
     )
     if attention is not None:
         callbacks.append(attention)
 
     started = time.perf_counter()
     history = model.fit(
-        dataset, epochs=train.epochs, callbacks=callbacks, verbose=2 if verbose else 0
+        dataset,
+        epochs=train.epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        verbose=2 if verbose else 0,
     )
     seconds = time.perf_counter() - started
     epochs_run = len(history.history.get("loss", []))
+    if distribute.is_multi_worker(strategy):
+        # after training the workers part: the chief scores and exports a copy of the model
+        # built outside the strategy, so that nothing waits on the others' collective ops
+        if not chief:
+            shutil.rmtree(own_dir, ignore_errors=True)
+        trained = model
+        model = spec.build(run.model)
+        model.set_weights(trained.get_weights())
+        recommender = spec.wrap(model, run.model, tables)
     if best.exists():
         model.load_weights(str(best.weights_prefix)).expect_partial()
     examples = epochs_run * len(data.train) * (1 + train.negatives)
@@ -284,7 +316,7 @@ def train_and_evaluate(
     best weights. A run killed mid-way continues from its last finished epoch when started
     again on the same ``run_dir``. ``inspect`` adds the TensorBoard attention summaries.
     ``evaluate_on_test=False`` never reads the test split (hyperparameter search); it also skips
-    the export.
+    the export. In a multi-worker cluster only the chief evaluates on test and exports.
 
     Raises:
         coat_tf.models.MissingContentError: the model reads content the data set lacks.
@@ -293,6 +325,8 @@ def train_and_evaluate(
     tables = song_tables(spec, data, run.model)
     tf.keras.utils.set_random_seed(run.train.seed)
     strategy = strategy or tf.distribute.get_strategy()
+    if spec.trainer == "als" and distribute.is_multi_worker(strategy):
+        raise RunError(f"{run.model_name} trains by ALS on one machine; unset TF_CONFIG")
     if spec.trainer == "als":
         recommender, fit = fit_wmf(run, data, run_dir, verbose)
     else:
@@ -312,7 +346,7 @@ def train_and_evaluate(
         **fit,
         "replicas": strategy.num_replicas_in_sync,
     }
-    if evaluate_on_test:
+    if evaluate_on_test and distribute.is_chief():
         metrics["test"] = evaluate_test(recommender, data, run.train.top_k, full_catalogue)
         if export_dir is not None:
             from coat_tf.export import export_model

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
 from coat_tf import config as cfg
+from coat_tf import distribute
 from coat_tf._env import device_summary
 from coat_tf.config import ModelConfig, RunConfig
 from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
@@ -156,19 +157,6 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def make_strategy(devices: int):  # noqa: ANN201 - a tf.distribute.Strategy
-    """MirroredStrategy over ``devices`` replicas (GPUs, else logical CPUs), or the default."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    if devices == 0:
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    pool = gpus or tf.config.list_logical_devices("CPU")
-    if len(pool) < devices:
-        raise ValueError(f"--devices {devices}: only {len(pool)} devices are visible")
-    return tf.distribute.MirroredStrategy([d.name for d in pool[:devices]])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the main job; returns the exit status: 0 done, 1 the run failed (``failure.json``
     in the run folder says why), 2 bad input (options, config, data set or run folder)."""
@@ -177,13 +165,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --resume needs --run-dir (the run to continue)", file=sys.stderr)
         return 2
     try:
+        # in a multi-worker cluster only the chief checks, changes and writes the run folder
+        chief = distribute.is_chief()
+        if distribute.cluster_size() > 1 and not args.run_dir:
+            raise ValueError("a multi-worker run (TF_CONFIG) needs --run-dir, the same on all")
         if args.resume:
-            prepare_run_dir(args.run_dir, resume=True)
+            if chief:
+                prepare_run_dir(args.run_dir, resume=True)
             if not args.config:
                 args.config = str(Path(args.run_dir) / "config.json")  # the run's own settings
         run = resolve_config(args)
         run_dir = Path(args.run_dir or f"runs/{run.model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        note = prepare_run_dir(run_dir, args.resume)
+        note = prepare_run_dir(run_dir, args.resume) if chief else None
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -198,13 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from coat_tf.trained import RunError
 
     try:
+        # first: a multi-worker strategy must exist before TensorFlow initialises its devices
+        strategy = distribute.make_strategy(args.devices)
         if run.data_dir:
             data_dir = Path(run.data_dir)
         else:
             mfcc = args.mfcc or get_spec(run.model_name).content == MFCC
             data_dir = prepared_demo(mfcc=mfcc, progress=not args.quiet)
         data = PreparedDataset.load(data_dir)
-        strategy = make_strategy(args.devices)
     except (DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -217,9 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir=str(data_dir),
         model=dataclasses.replace(run.model, **content_shapes(data)),
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a resumed failed run gets a new chance
-    cfg.save(run, run_dir / "config.json")
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a resumed failed run: a new chance
+        cfg.save(run, run_dir / "config.json")
     try:
         metrics, _ = train_and_evaluate(
             run,
@@ -234,9 +229,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (RunFailed, tf.errors.OpError, OSError) as error:
+        if not chief:
+            print(f"error: {describe(error)}", file=sys.stderr)
+            return 1
         report = write_failure_report(run_dir, error)
         print(f"error: {describe(error)}\nthe run failed; see {report}", file=sys.stderr)
         return 1
+    if not chief:
+        print(f"{distribute.worker_name()}: trained in step with the chief", file=sys.stderr)
+        return 0
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(summary(run, metrics, run_dir, data))
     return 0
