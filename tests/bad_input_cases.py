@@ -180,7 +180,7 @@ def _diverge(model: str) -> Callable[[Env], list[str]]:
     def argv(env: Env) -> list[str]:
         return [
             *_train(env, "--data", str(env.data), "--model", model),
-            *["--learning-rate", "1e30", "--epochs", "2", "--embedding-size", "8"],
+            *["--learning-rate", "1e30", "--epochs", "2", "--embedding-size", "8", "--no-xla"],
             *["--export-dir", str(env.tmp / "saved")],
         ]
 

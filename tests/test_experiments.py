@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coat_tf.data.manifest import update_checksums
 from coat_tf.experiments.__main__ import main
 from coat_tf.experiments.plan import plan, read_overrides, run_dir
 from coat_tf.experiments.report import markdown, summarise
@@ -25,6 +26,7 @@ def tiny(tmp_path_factory) -> Path:
     songs = len(np.load(folder / "chords.npy"))
     mfcc = np.random.default_rng(0).normal(size=(songs, 20, 64)).astype(np.float32)
     np.save(folder / "mfcc.npy", mfcc)
+    update_checksums(folder)
     return folder
 
 
@@ -38,8 +40,9 @@ def _rows(path: Path) -> list[dict]:
 def test_smoke_run_writes_the_table_the_plot_and_every_run(tiny, tmp_path, experiment) -> None:
     out = tmp_path / experiment
     config = tmp_path / "config.json"
-    # the audio models read 64 frames in steps of 8 here
-    config.write_text(json.dumps({"defaults": {"model": {"mfcc_pool": 8}}}))
+    # the audio models read 64 frames in steps of 8 here; no XLA compilation for one epoch
+    defaults = {"model": {"mfcc_pool": 8}, "train": {"jit_compile": False}}
+    config.write_text(json.dumps({"defaults": defaults}))
     code = main(
         [experiment, "--data", str(tiny), "--out", str(out), "--config", str(config), *SMOKE]
     )
@@ -63,7 +66,10 @@ def test_smoke_run_writes_the_table_the_plot_and_every_run(tiny, tmp_path, exper
 @pytest.mark.slow
 def test_a_second_call_runs_only_what_is_missing(tiny, tmp_path, capsys) -> None:
     out = tmp_path / "again"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"defaults": {"train": {"jit_compile": False}}}))
     args = ["ncf", "--data", str(tiny), "--out", str(out), "--models", "gmf", "wmf", *SMOKE]
+    args += ["--config", str(config)]
     assert main(args) == 0
     first = {r["model"]: r for r in _rows(out / "results.csv")}
     # lose one finished run's metrics, as if it had been killed before writing them

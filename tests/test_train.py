@@ -73,6 +73,7 @@ def test_config_file_then_options(tiny: Path, tmp_path: Path) -> None:
             str(tmp_path / "run"),
             "--no-export",
             "--no-full-catalogue",
+            "--no-xla",
             "--quiet",
         ]
     )
@@ -128,6 +129,7 @@ def test_resume_continues_a_killed_run(tiny: Path, tmp_path: Path) -> None:
         "--quiet",
         "--patience",
         "10",
+        "--no-xla",
     ]
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     first = subprocess.Popen(
