@@ -27,7 +27,7 @@ from coat_tf.export import (
     next_version,
     training_exclusions,
 )
-from coat_tf.models import WmfRecommender, get_spec, song_tables
+from coat_tf.models import MODELS, WmfRecommender, get_spec, song_tables
 from coat_tf.models.audio import pool_mfcc
 from coat_tf.models.recommender import Recommender
 
@@ -35,17 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 NUM_USERS, NUM_SONGS, PER_USER = 8, 40, 12
 MFCC_SHAPE = (6, 32)  # coefficients, frames
 #: every model of the registry, exported and reloaded
-KINDS = [
-    "coat",
-    "coat-uniform",
-    "coat-ones",
-    "gmf",
-    "mlp",
-    "neumf",
-    "neumf-cnn",
-    "neumf-lstm",
-    "wmf",
-]
+KINDS = list(MODELS)
 CHORD_KINDS = ["coat", "coat-uniform", "coat-ones"]
 AUDIO_KINDS = ["neumf-cnn", "neumf-lstm"]
 
