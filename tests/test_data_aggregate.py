@@ -164,6 +164,10 @@ def test_play_counts_grow():
     counts.add(np.array([1000, 3]))
     assert counts.counts[[0, 1, 3, 1000]].tolist() == [0, 1, 3, 1]
     assert len(counts.counts) == 1001 and counts.counts.sum() == 5
+    seen = counts.counts
+    counts.add(np.array([5000, 1]))  # grows by copying: the view handed out stays valid
+    assert seen[[1, 3]].tolist() == [1, 3] and len(seen) == 1001
+    assert counts.counts[[1, 5000]].tolist() == [2, 1]
 
 
 def test_select_top_id_forms_agree():

@@ -124,12 +124,15 @@ def select_top(counts: np.ndarray, ids: Sequence | np.ndarray | None, n: int | N
 class PlayCounts:
     """Plays per track code in one int64 array that grows as larger codes arrive.
 
-    The array grows in place (``ndarray.resize``, a ``realloc`` that moves pages rather than
-    copying them), so growing never holds the old and the new array at once.
+    Until :attr:`counts` is first read, the array grows in place (``ndarray.resize``: a
+    ``realloc``, which moves pages rather than copying them), so growing never holds the old
+    and the new array at once; after that it grows by copying, so the view handed out stays
+    valid.
     """
 
     def __init__(self) -> None:
         self._counts = np.zeros(0, dtype=np.int64)
+        self._shared = False
         self.size = 0
 
     def add(self, codes: np.ndarray) -> None:
@@ -137,13 +140,20 @@ class PlayCounts:
             return
         top = int(codes.max()) + 1
         if top > len(self._counts):
-            self._counts.resize(max(top, len(self._counts) + len(self._counts) // 4))
+            capacity = max(top, len(self._counts) + len(self._counts) // 4)
+            if self._shared:
+                grown = np.zeros(capacity, dtype=np.int64)
+                grown[: self.size] = self._counts[: self.size]
+                self._counts, self._shared = grown, False
+            else:  # no view of the array exists: nothing can see its memory move
+                self._counts.resize(capacity, refcheck=False)
         self.size = max(self.size, top)
         distinct, plays = np.unique(codes, return_counts=True)
         self._counts[distinct] += plays
 
     @property
     def counts(self) -> np.ndarray:
+        self._shared = True
         return self._counts[: self.size]
 
 
