@@ -241,14 +241,30 @@ def measure(mode: str, path: str, top: int = 10_000, users: int = 10, negatives:
             filter_min_user_interactions(agg.interactions, users)
         )
     elif mode == "prepare":
-        from coat_tf.data.prepare import PrepareConfig, prepare
+        import importlib
 
-        config = PrepareConfig.for_source(
+        from coat_tf.data import records
+
+        module = importlib.import_module("coat_tf.data.prepare")  # the package exports prepare()
+
+        def aggregate_then(*args, **kwargs):
+            out = aggregate(*args, **kwargs)
+            sampler.phase("steps")  # chords, users, splits, candidates, tables
+            return out
+
+        def write_records_then(*args, **kwargs):
+            sampler.phase("records")
+            return write_records(*args, **kwargs)
+
+        # Phases by wrapping the names prepare() looks up (the same in older checkouts).
+        write_records = records.write_records
+        module.Lfm1bSource, module.aggregate = Passes, aggregate_then
+        records.write_records = write_records_then
+        config = module.PrepareConfig.for_source(
             "lfm1b", top_songs=top, min_user_interactions=users, eval_negatives=negatives
         )
-        sampler.phase("prepare")
         with tempfile.TemporaryDirectory(prefix="coat_prepare_") as tmp:
-            prepared = prepare(
+            prepared = module.prepare(
                 "lfm1b", path, Path(tmp) / "out", config, progress=False, cache_dir=tmp, workers=1
             )
             result["counts"] = {
