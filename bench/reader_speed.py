@@ -228,6 +228,8 @@ def measure(mode: str, path: str, top: int = 10_000, users: int = 10, negatives:
 
     source = Passes(path)
     result: dict = {"mode": mode}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     if mode == "read":
         rows = sum(len(chunk) for chunk in source.chunks(ErrorLog()))
@@ -274,11 +276,13 @@ def measure(mode: str, path: str, top: int = 10_000, users: int = 10, negatives:
     else:
         raise ValueError(f"unknown mode {mode!r}")
     seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     result.update(
         lines=rows,
         seconds=round(seconds, 2),
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
         lines_per_second=round(rows / seconds),
-        peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        peak_rss_mib=round(usage.ru_maxrss / 1024, 1),
         phase_peaks_mib=sampler.stop(),
     )
     return result

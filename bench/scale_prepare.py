@@ -102,9 +102,10 @@ def run(args: argparse.Namespace) -> dict:
             "2014-01-01, the 10,000 most played tracks (two passes), users with >= 10 "
             "interactions; prepare: the whole `prepare --source lfm1b` without audio.",
             f"Each figure: the best time and the highest peak of {rounds} round(s), each in a "
-            "fresh process. Phase peaks: pass 1 counts plays, pass 2 aggregates the pairs, "
-            "users is the user filter; in prepare, steps is everything between aggregation and "
-            "the TFRecords (records).",
+            "fresh process; cpu_seconds (user + system, all threads) is steadier than the wall "
+            "time on a shared machine. Phase peaks: pass 1 counts plays, pass 2 aggregates the "
+            "pairs, users is the user filter; in prepare, steps is everything between "
+            "aggregation and the TFRecords (records).",
             f"Rows marked 'projected' are fits to the measured sizes, evaluated at "
             f"{FULL_LINES:,} lines (LFM-1b): time linear in lines; pairs (distinct user, top "
             "track) a power law in lines; each phase's peak linear in pairs (pass 1: its "
@@ -123,6 +124,7 @@ def _row(label: str, runs: list[dict]) -> dict:
         "mode": best["mode"],
         "lines": best["lines"],
         "seconds": best["seconds"],
+        "cpu_seconds": min(r["cpu_seconds"] for r in runs),
         "lines_per_s": best["lines_per_second"],
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
     }
@@ -146,11 +148,13 @@ def _project(label: str, mode: str, rows: list[dict]) -> dict | None:
         return None
     lines = np.array([r["lines"] for r in mine], dtype=float)
     seconds = float(np.polyval(np.polyfit(lines, [r["seconds"] for r in mine], 1), FULL_LINES))
+    cpu = np.polyval(np.polyfit(lines, [r["cpu_seconds"] for r in mine], 1), FULL_LINES)
     row: dict = {
         "checkout": label,
         "mode": f"{mode} (projected)",
         "lines": FULL_LINES,
         "seconds": round(seconds),
+        "cpu_seconds": round(float(cpu)),
         "lines_per_s": round(FULL_LINES / seconds),
     }
     pairs = {r["lines"]: r["pairs"] for r in rows if r["checkout"] == label and "pairs" in r}
