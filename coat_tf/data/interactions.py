@@ -7,15 +7,24 @@ and its first and last timestamps. The paper's first two filtering steps act on 
 2. keep the ``top_songs`` most played tracks (plays counted over the events of step 1). Ties
    at the cut are broken by track id: numerically for integer ids, by text otherwise.
 
-With ``top_songs`` set the source is read twice: pass 1 counts plays per track (one counter
-per distinct track), pass 2 aggregates the (user, track) pairs of the selected tracks only, so
-memory is bounded by the number of distinct tracks plus the kept pairs, never by the events.
-Pairs are aggregated per chunk and the partial aggregates merged when they grow large.
+With ``top_songs`` set the source is read twice: pass 1 counts plays per track, pass 2
+aggregates the (user, track) pairs of the selected tracks only. Memory is bounded by the
+number of distinct tracks plus the kept pairs, never by the events:
+
+- play counts are one int64 array indexed by track code (integer ids are their own code, so
+  LFM-1b's 32 million track ids take 256 MiB); the top tracks are chosen with array operations;
+- pairs are kept as sorted runs of four int64 arrays (key ``user << 32 | song``, play count,
+  first and last timestamp), 32 bytes a pair. Each chunk's events become one run; runs are
+  merged (a stable sort, which finds the presorted runs, then a segmented reduction, one
+  column at a time) when the unmerged runs outgrow the merged one;
+- the id columns of the result share one string object per distinct id.
+
+Rows come out sorted by user code, then song code (song rank where ``top_songs`` is set).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +48,7 @@ class IdCoder:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def encode(self, values: pd.Series, add: bool = True) -> np.ndarray:
+    def encode(self, values: pd.Series | np.ndarray, add: bool = True) -> np.ndarray:
         """Codes of ``values``; unknown ids get new codes (``add``) or ``-1``."""
         if self.integer:
             codes = np.asarray(values, dtype=np.int64)
@@ -60,6 +69,11 @@ class IdCoder:
         if self.integer:
             return np.asarray(codes, dtype=np.int64).astype(str).astype(object).tolist()
         return [str(self._ids[c]) for c in codes]
+
+    def column(self, codes: np.ndarray) -> np.ndarray:
+        """``decode(codes)`` as an object array in which equal ids share one string."""
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        return np.asarray(self.decode(distinct), dtype=object)[inverse.reshape(-1)]
 
 
 @dataclass
@@ -85,25 +99,137 @@ class Aggregated:
     stats: StreamStats
 
 
-def select_top(counts: np.ndarray, ids: list, n: int | None) -> np.ndarray:
+def select_top(counts: np.ndarray, ids: Sequence | np.ndarray | None, n: int | None) -> np.ndarray:
     """Indices of the ``n`` largest ``counts`` (zeros never chosen), ties by ``ids`` ascending.
 
-    The result is ordered by count descending, then id ascending.
+    ``ids`` holds one distinct id per index (``None``: the ids are the indices). The result is
+    ordered by count descending, then id ascending.
     """
     candidates = np.flatnonzero(counts > 0)
     if n is not None and len(candidates) > n:
-        threshold = np.partition(counts[candidates], len(candidates) - n)[len(candidates) - n]
-        candidates = candidates[counts[candidates] >= threshold]
-    keys = [ids[i] for i in candidates]
-    order = np.lexsort((np.argsort(np.argsort(np.array(keys), kind="stable")), -counts[candidates]))
-    chosen = candidates[order]
+        chosen = counts[candidates]
+        threshold = np.partition(chosen, len(candidates) - n)[len(candidates) - n]
+        candidates = candidates[chosen >= threshold]
+    if ids is None:
+        keys = candidates
+    elif isinstance(ids, np.ndarray):
+        keys = ids[candidates]
+    else:
+        keys = np.array([ids[i] for i in candidates])
+    id_rank = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
+    chosen = candidates[np.lexsort((id_rank, -counts[candidates]))]
     return chosen if n is None else chosen[:n]
 
 
-def _since_mask(chunk: pd.DataFrame, since: int | None) -> np.ndarray | slice:
-    if since is None:
-        return slice(None)
-    return chunk["timestamp"].to_numpy() >= since
+class PlayCounts:
+    """Plays per track code in one int64 array that grows as larger codes arrive.
+
+    Until :attr:`counts` is first read, the array grows in place (``ndarray.resize``: a
+    ``realloc``, which moves pages rather than copying them), so growing never holds the old
+    and the new array at once; after that it grows by copying, so the view handed out stays
+    valid.
+    """
+
+    def __init__(self) -> None:
+        self._counts = np.zeros(0, dtype=np.int64)
+        self._shared = False
+        self.size = 0
+
+    def add(self, codes: np.ndarray) -> None:
+        if not len(codes):
+            return
+        top = int(codes.max()) + 1
+        if top > len(self._counts):
+            capacity = max(top, len(self._counts) + len(self._counts) // 4)
+            if self._shared:
+                grown = np.zeros(capacity, dtype=np.int64)
+                grown[: self.size] = self._counts[: self.size]
+                self._counts, self._shared = grown, False
+            else:  # no view of the array exists: nothing can see its memory move
+                self._counts.resize(capacity, refcheck=False)
+        self.size = max(self.size, top)
+        distinct, plays = np.unique(codes, return_counts=True)
+        self._counts[distinct] += plays
+
+    @property
+    def counts(self) -> np.ndarray:
+        self._shared = True
+        return self._counts[: self.size]
+
+
+class PairRuns:
+    """Per-pair play count and first/last timestamp, as sorted runs merged in bounded memory.
+
+    ``add`` takes one chunk of events (int64 pair keys and timestamps); ``result`` gives the
+    aggregate sorted by key.
+    """
+
+    def __init__(self, merge_rows: int = _MERGE_ROWS) -> None:
+        self.merge_rows = merge_rows
+        self._runs: list[list] = []
+        self._base_rows = 0
+        self._pending = 0
+
+    def add(self, keys: np.ndarray, timestamps: np.ndarray) -> None:
+        if not len(keys):
+            return
+        ones = np.ones(len(keys), dtype=np.int64)
+        self._runs.append(_reduce([[keys, ones, timestamps, timestamps]]))
+        self._pending += len(self._runs[-1][0])
+        # Merge when the unmerged runs outgrow the merged base: amortised O(n log n).
+        if self._pending > max(self.merge_rows, self._base_rows) and len(self._runs) > 1:
+            runs, self._runs = self._runs, []
+            self._runs = [_reduce(runs)]
+            self._base_rows, self._pending = len(self._runs[0][0]), 0
+
+    def result(self) -> list[np.ndarray]:
+        """``[keys, play counts, first timestamps, last timestamps]``; the runs are consumed."""
+        runs, self._runs = self._runs, []
+        self._base_rows = self._pending = 0
+        if not runs:
+            return [np.zeros(0, dtype=np.int64) for _ in range(4)]
+        return runs[0] if len(runs) == 1 else _reduce(runs)
+
+
+def _reduce(runs: list[list]) -> list[np.ndarray]:
+    """Merge runs ``[keys, plays, first, last]``: rows with equal keys summed (plays), min-ed
+    (first) and max-ed (last), sorted by key. Each input column is released once read."""
+    keys = _take_column(runs, 0)
+    order = np.argsort(keys, kind="stable")  # timsort: near linear on presorted runs
+    keys = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    out = [keys[starts]]
+    del keys
+    for i, ufunc in ((1, np.add), (2, np.minimum), (3, np.maximum)):
+        out.append(ufunc.reduceat(_take_column(runs, i)[order], starts))
+    return out
+
+
+def _take_column(runs: list[list], i: int) -> np.ndarray:
+    column = runs[0][i] if len(runs) == 1 else np.concatenate([run[i] for run in runs])
+    for run in runs:
+        run[i] = None
+    return column
+
+
+def _since_mask(timestamps: np.ndarray, since: int | None) -> np.ndarray | slice:
+    return slice(None) if since is None else timestamps >= since
+
+
+def _count_plays(
+    source: EventSource, log: ErrorLog, since: int | None, tracks: IdCoder, stats: StreamStats
+) -> np.ndarray:
+    """Pass 1: plays per track code over the events since ``since``."""
+    plays = PlayCounts()
+    for chunk in source.chunks(log):
+        stats.events += len(chunk)
+        keep = _since_mask(chunk["timestamp"].to_numpy(), since)
+        codes = tracks.encode(chunk["track"].to_numpy()[keep])
+        stats.events_since += len(codes)
+        plays.add(codes)
+    stats.lines = source.lines_read
+    stats.dropped_events = source.dropped_events
+    return plays.counts
 
 
 def aggregate(
@@ -116,92 +242,65 @@ def aggregate(
     rank_of: np.ndarray | None = None
     selected: np.ndarray | None = None
     if top_songs is not None:
-        counts = np.zeros(0, dtype=np.int64)
-        for chunk in source.chunks(log):
-            stats.events += len(chunk)
-            chunk = chunk[_since_mask(chunk, since)]
-            stats.events_since += len(chunk)
-            codes = tracks.encode(chunk["track"])
-            if not len(codes):
-                continue
-            if codes.max() >= len(counts):
-                counts = np.concatenate([counts, np.zeros(codes.max() + 1 - len(counts), np.int64)])
-            vc = pd.Series(codes).value_counts(sort=False)
-            counts[vc.index.to_numpy()] += vc.to_numpy()
-        stats.lines = source.lines_read
-        stats.dropped_events = source.dropped_events
-        stats.tracks_since = int((counts > 0).sum())
-        ids = np.arange(len(counts)) if tracks.integer else tracks.decode(range(len(counts)))
-        selected = select_top(counts, list(ids), top_songs)
+        counts = _count_plays(source, log, since, tracks, stats)
+        stats.tracks_since = int(np.count_nonzero(counts))
+        ids = None if tracks.integer else tracks.decode(range(len(counts)))
+        selected = select_top(counts, ids, top_songs)
         stats.plays_top_tracks = int(counts[selected].sum())
-        rank_of = np.full(len(counts), -1, dtype=np.int64)
-        rank_of[selected] = np.arange(len(selected))
-        del counts
+        del counts, ids
+        rank_of = np.full(int(selected.max()) + 1 if len(selected) else 0, -1, dtype=np.int32)
+        rank_of[selected] = np.arange(len(selected), dtype=np.int32)
 
-    parts: list[pd.DataFrame] = []
-    base_rows = pending = 0
+    pairs = PairRuns(_MERGE_ROWS)
     audio: dict[int, str] = {}
     names: dict[int, str] = {}
     first_pass = rank_of is None
     # Bad lines were reported in pass 1; pass 2 skips them silently so none is counted twice.
     for chunk in source.chunks(log if first_pass else ErrorLog("skip")):
+        timestamps = chunk["timestamp"].to_numpy()
+        rows = np.arange(len(chunk))[_since_mask(timestamps, since)]
         if first_pass:
             stats.events += len(chunk)
-        chunk = chunk[_since_mask(chunk, since)]
-        if first_pass:
-            stats.events_since += len(chunk)
-        codes = tracks.encode(chunk["track"], add=first_pass)
+            stats.events_since += len(rows)
+        codes = tracks.encode(chunk["track"].to_numpy()[rows], add=first_pass)
         if rank_of is not None:
             valid = (codes >= 0) & (codes < len(rank_of))
             ranks = np.full(len(codes), -1, dtype=np.int64)
             ranks[valid] = rank_of[codes[valid]]
-            keep = ranks >= 0
-            chunk, codes = chunk[keep], ranks[keep]
-        if not len(chunk):
+            kept = ranks >= 0
+            rows, codes = rows[kept], ranks[kept]
+        if not len(rows):
             continue
-        user_codes = users.encode(chunk["user"])
+        user_codes = users.encode(chunk["user"].to_numpy()[rows])
         if user_codes.max() >= _CODE_LIMIT or codes.max() >= _CODE_LIMIT:
             raise DataError(None, "more than 2**31 distinct users or tracks")
-        frame = pd.DataFrame(
-            {
-                "key": (user_codes << 32) | codes,
-                "play_count": np.ones(len(chunk), dtype=np.int64),
-                "first_timestamp": chunk["timestamp"].to_numpy(),
-                "last_timestamp": chunk["timestamp"].to_numpy(),
-            }
-        )
-        parts.append(_merge([frame]))
-        pending += len(parts[-1])
+        pairs.add((user_codes << 32) | codes, timestamps[rows])
         for column, store in (("audio_path", audio), ("track_name", names)):
             if column in chunk:
-                firsts = pd.DataFrame({"t": codes, "v": chunk[column].to_numpy()})
+                firsts = pd.DataFrame({"t": codes, "v": chunk[column].to_numpy()[rows]})
                 firsts = firsts[firsts["v"] != ""].drop_duplicates("t")
                 for t, v in zip(firsts["t"], firsts["v"], strict=True):
                     store.setdefault(int(t), v)
-        # Merge when the unmerged parts outgrow the merged base: amortised O(n log n).
-        if pending > max(_MERGE_ROWS, base_rows) and len(parts) > 1:
-            parts = [_merge(parts)]
-            base_rows, pending = len(parts[0]), 0
     if first_pass:
         stats.lines = source.lines_read
         stats.dropped_events = source.dropped_events
-    merged = _merge(parts) if parts else _merge([_empty()])
-    user_codes = (merged["key"].to_numpy() >> 32).astype(np.int64)
-    song_codes = (merged["key"].to_numpy() & 0xFFFFFFFF).astype(np.int64)
+    keys, plays, first, last = pairs.result()
+    del pairs
+    song_codes = keys & 0xFFFFFFFF
     track_codes = selected[song_codes] if selected is not None else song_codes
     if first_pass:
         stats.tracks_since = int(len(np.unique(track_codes)))
-        stats.plays_top_tracks = int(merged["play_count"].sum())
-    song_ids = np.asarray(tracks.decode(track_codes), dtype=object)
+        stats.plays_top_tracks = int(plays.sum())
     interactions = pd.DataFrame(
         {
-            "user": np.asarray(users.decode(user_codes), dtype=object),
-            "song": song_ids,
-            "play_count": merged["play_count"].to_numpy(),
-            "first_timestamp": merged["first_timestamp"].to_numpy(),
-            "last_timestamp": merged["last_timestamp"].to_numpy(),
+            "user": users.column(keys >> 32),
+            "song": tracks.column(track_codes),
+            "play_count": plays,
+            "first_timestamp": first,
+            "last_timestamp": last,
         }
     )
+    del keys, song_codes
 
     def by_id(store: dict[int, str]) -> dict[str, str]:
         codes = [selected[c] if selected is not None else c for c in store]
@@ -212,24 +311,3 @@ def aggregate(
         wanted = selected if selected is not None else np.unique(track_codes)
         names_out = {str(k): v for k, v in source.track_names(wanted, log).items()}
     return Aggregated(interactions, by_id(audio), names_out, stats)
-
-
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "key": np.zeros(0, np.int64),
-            "play_count": np.zeros(0, np.int64),
-            "first_timestamp": np.zeros(0, np.int64),
-            "last_timestamp": np.zeros(0, np.int64),
-        }
-    )
-
-
-def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    grouped = frame.groupby("key", sort=True).agg(
-        play_count=("play_count", "sum"),
-        first_timestamp=("first_timestamp", "min"),
-        last_timestamp=("last_timestamp", "max"),
-    )
-    return grouped.reset_index()

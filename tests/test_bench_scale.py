@@ -1,0 +1,50 @@
+"""Smoke test of ``python -m bench.scale`` at tiny size: every section runs, files are written."""
+
+from __future__ import annotations
+
+import json
+
+from bench import scale
+
+
+def test_tiny_run_writes_json_and_markdown(tmp_path):
+    out = tmp_path / "out"
+    argv = ["--tiny", "--out", str(out), "--prepare-data", str(tmp_path / "data")]
+    assert scale.main(argv) == 0
+    report = json.loads((out / "scale.json").read_text())
+    assert list(report["sections"]) == list(scale.SECTIONS)
+    prepare = report["sections"]["prepare"]
+    assert [(r["mode"], r["lines"]) for r in prepare["rows"]] == [
+        ("read", 20_000),
+        ("filter", 20_000),
+        ("read", 50_000),
+        ("filter", 50_000),
+    ]
+    assert all(r["peak_rss_mib"] > 0 and r["lines_per_s"] > 0 for r in prepare["rows"])
+    filtered = [r for r in prepare["rows"] if r["mode"] == "filter"]
+    assert all(0 < r["kept_interactions"] <= r["pairs"] for r in filtered)
+    matmul = report["sections"]["matmul"]["rows"][0]
+    assert matmul["n"] == 256 and matmul["best_gmac_per_s"] > 0
+    extraction = report["sections"]["extraction"]
+    if "skipped" not in extraction:  # the audio extra is installed
+        assert extraction["rows"][0]["x_real_time"] > 0
+    markdown = (out / "scale.md").read_text()
+    for section in report["sections"].values():
+        assert f"## {section['title']}" in markdown
+    assert "| checkout | mode | lines |" in markdown
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_a_failing_section_is_recorded_and_the_others_run(tmp_path):
+    empty = tmp_path / "no_audio"
+    empty.mkdir()
+    argv = ["--sections", "extraction", "matmul", "--tiny", "--out", str(tmp_path)]
+    status = scale.main([*argv, "--extraction-audio", str(empty)])
+    report = json.loads((tmp_path / "scale.json").read_text())
+    extraction = report["sections"]["extraction"]
+    if "skipped" in extraction:
+        return
+    assert status == 1
+    assert "no audio files" in extraction["error"]
+    assert report["sections"]["matmul"]["rows"][0]["best_gmac_per_s"] > 0
+    assert "Failed:" in (tmp_path / "scale.md").read_text()
