@@ -82,6 +82,30 @@ def test_a_second_call_runs_only_what_is_missing(tiny, tmp_path, capsys) -> None
     assert second["wmf"]["val_ndcg"] == first["wmf"]["val_ndcg"]
 
 
+def test_results_list_the_runs_of_every_experiment_in_the_folder(tmp_path) -> None:
+    from coat_tf.experiments.execute import other_rows
+
+    metrics = {
+        "test": {"sampled": {"hr": 0.5, "ndcg": 0.25}},
+        "validation": {"hr": 0.4, "ndcg": 0.2},
+        "best_epoch": 3,
+        "epochs": 6,
+        "train_seconds": 12.0,
+        "hyperparameters_from": "tuned",
+    }
+    for model in ("coat", "wmf"):
+        folder = run_dir(tmp_path, model, 16, 2)
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "runs" / "coat" / "notes").mkdir()
+    known = [{"run_dir": str(run_dir(tmp_path, "coat", 16, 2))}]
+    rows = other_rows(tmp_path, known)
+    assert [(r["model"], r["factors"], r["seed"], r["source"]) for r in rows] == [
+        ("wmf", 16, 2, "tuned")
+    ]
+    assert rows[0]["sampled_ndcg"] == 0.25 and np.isnan(rows[0]["full_ndcg"])
+
+
 def test_plan_orders_runs_and_resolves_settings(tmp_path) -> None:
     overrides = {
         "defaults": {"train": {"batch_size": 128}},

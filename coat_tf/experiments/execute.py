@@ -2,8 +2,10 @@
 
 A run whose folder holds ``metrics.json`` is finished and never redone. A run folder without it
 (a run killed half-way) continues from its last finished epoch (the runner's backup), so a
-second call after a kill runs only what is missing. Every finished run adds a row to
-``results.csv``, rewritten whole (atomically) after each run.
+second call after a kill runs only what is missing. ``results.csv`` has a row for every
+finished run in the output folder (this experiment's first, then those of other experiments
+sharing the folder, so that e.g. Table I and Fig. 2 share their COAT runs), rewritten whole
+(atomically) after each run.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
         "model": run.model,
         "factors": run.factors,
         "seed": run.seed,
-        "source": run.source,
+        "source": metrics.get("hyperparameters_from", run.source),
         "val_hr": metrics["validation"]["hr"],
         "val_ndcg": metrics["validation"]["ndcg"],
         "sampled_hr": test["sampled"]["hr"],
@@ -69,6 +71,22 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
         "train_seconds": round(float(metrics["train_seconds"]), 1),
         "run_dir": str(run.run_dir),
     }
+
+
+def other_rows(out: Path, rows: list[dict]) -> list[dict]:
+    """Rows of the finished runs under ``out/runs`` that ``rows`` does not hold."""
+    known = {row["run_dir"] for row in rows}
+    found = []
+    for path in sorted(Path(out).glob("runs/*/f*/seed*/metrics.json")):
+        run_dir = path.parent
+        if str(run_dir) in known:
+            continue
+        model, factors, seed = run_dir.parent.parent.name, run_dir.parent.name, run_dir.name
+        if not (factors[1:].isdigit() and seed[4:].isdigit()):
+            continue
+        run = PlannedRun(model, int(factors[1:]), int(seed[4:]), run_dir, None, "unknown")
+        found.append(metrics_row(run, json.loads(path.read_text())))
+    return found
 
 
 def write_results(path: Path, rows: list[dict]) -> None:
@@ -133,7 +151,7 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         metrics["hyperparameters_from"] = run.source
         atomic_write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
         rows.append(metrics_row(run, metrics))
-        write_results(out / RESULTS, rows)
+        write_results(out / RESULTS, rows + other_rows(out, rows))
         done_times.append(time.perf_counter() - started)
         left = len([r for r in runs[index:] if not (r.run_dir / "metrics.json").is_file()])
         mean = sum(done_times) / len(done_times)
@@ -147,5 +165,5 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         )
         tf.keras.backend.clear_session()
         gc.collect()
-    write_results(out / RESULTS, rows)
+    write_results(out / RESULTS, rows + other_rows(out, rows))
     return rows

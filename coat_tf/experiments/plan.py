@@ -48,7 +48,7 @@ class PlannedRun:
         factors: predictive factors (``embedding_size``).
         seed: the run's seed.
         run_dir: its run folder.
-        config: the resolved configuration.
+        config: the resolved configuration (None for a finished run found on disk).
         source: where the hyperparameters came from (``defaults``, ``config file``, ``tuned``).
     """
 
@@ -56,7 +56,7 @@ class PlannedRun:
     factors: int
     seed: int
     run_dir: Path
-    config: RunConfig
+    config: RunConfig | None
     source: str
 
 
