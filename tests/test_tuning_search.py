@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -29,36 +28,24 @@ from tuning.search import main
 TINY_GRID = ["--batch-size", "64", "128", "--learning-rate", "0.001", "--embedding-size", "8"]
 
 
-class SplitTouched(AssertionError):
-    """The search read the test split."""
+@contextlib.contextmanager
+def trial_module(name: str) -> Iterator[None]:
+    """Trials run ``python -m NAME`` instead of ``tuning.trial``."""
+    import tuning.tuner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tuning.tuner, "TRIAL_MODULE", name)
+        yield
 
 
-class Untouchable:
-    """Stands in for ``data.test``: any use of it fails the test."""
-
-    def __getattr__(self, name: str):  # noqa: ANN204
-        raise SplitTouched(f"the search read the test split (test.{name})")
-
-    def __len__(self) -> int:
-        raise SplitTouched("the search read the test split (len)")
+def untouchable_test_split() -> contextlib.AbstractContextManager:
+    """Trials run in a process where reading the test split raises (tests/guarded_trial.py)."""
+    return trial_module("tests.guarded_trial")
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     return prepare_tiny(tmp_path_factory.mktemp("tiny"))
-
-
-@contextlib.contextmanager
-def untouchable_test_split() -> Iterator[None]:
-    """Every PreparedDataset loaded inside it has an untouchable test split."""
-    real_load = PreparedDataset.load.__func__
-
-    def load(cls, path, *args, **kwargs):  # noqa: ANN001, ANN202
-        return dataclasses.replace(real_load(cls, path, *args, **kwargs), test=Untouchable())
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(PreparedDataset, "load", classmethod(load))
-        yield
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -105,9 +92,16 @@ def test_search_writes_the_table_and_the_best_config(gmf_search) -> None:
 
 
 def test_the_guard_catches_a_read_of_the_test_split(tiny: Path) -> None:
-    """The guard the searches run under can fail: training with test evaluation trips it."""
-    with untouchable_test_split(), pytest.raises(SplitTouched):
-        len(PreparedDataset.load(tiny).test.users)
+    """The guard the searches' trials run under can fail."""
+    from tests.guarded_trial import SplitTouched, guard
+
+    undo = guard()
+    try:
+        with pytest.raises(SplitTouched):
+            len(PreparedDataset.load(tiny).test.users)
+    finally:
+        undo()
+    assert len(PreparedDataset.load(tiny).test.users) == 80
 
 
 def test_the_best_config_trains_as_it_is(gmf_search, tmp_path: Path) -> None:
@@ -179,39 +173,20 @@ def test_model_grids_are_declared_beside_the_models() -> None:
             grid.apply(RunConfig(model_name=name), values)
 
 
-def _fake_training(diverge: set[int], nan: set[int]):  # noqa: ANN202
-    """A stand-in for the runner: the batch sizes in ``diverge`` diverge, those in ``nan``
-    never give a finite validation NDCG, the others score ``1 / batch size``."""
-    from coat_tf.failures import TrainingDiverged
-
-    def train_and_evaluate(run, data, run_dir, **kwargs):  # noqa: ANN001, ANN202
-        assert kwargs["evaluate_on_test"] is False and kwargs["inspect"] is False
-        batch = run.train.batch_size
-        if batch in diverge:
-            raise TrainingDiverged(epoch=2, loss=float("nan"))
-        score = float("nan") if batch in nan else 1 / batch
-        metrics = {"validation": {"hr": 0.5, "ndcg": score}, "best_epoch": 1, "epochs": 1}
-        return metrics, None
-
-    return train_and_evaluate
-
-
 def test_failed_trials_are_recorded_and_never_best(
     tiny: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    import coat_tf.runner
-
-    fake = _fake_training(diverge={16}, nan={32})
-    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", fake)
     monkeypatch.chdir(tmp_path)  # the default folder: tuning_runs/<model>
     argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "16", "32", "64", "128"]
-    assert main([*argv, "--learning-rate", "0.001", "--embedding-size", "8"]) == 0
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8"]
+    with trial_module("tests.fake_trial"):  # 16 diverges, 32 is SIGKILLed
+        assert main(argv) == 0
     folder = tmp_path / "tuning_runs" / "gmf"
     rows = read_csv(folder / "results.csv")
     assert [row["batch_size"] for row in rows] == ["64", "128", "16", "32"]
     assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED", "FAILED", "FAILED"]
     assert "training diverged" in rows[2]["reason"] and "epoch 2" in rows[2]["reason"]
-    assert "no finite validation NDCG" in rows[3]["reason"]
+    assert "SIGKILL" in rows[3]["reason"]
     assert "FAILED: training diverged" in capsys.readouterr().out
     assert cfg.load(RunConfig, folder / "best_config.json").train.batch_size == 64
     assert not (folder / "trial_0" / "hparams").exists()  # failed: no HParams session
@@ -221,9 +196,43 @@ def test_failed_trials_are_recorded_and_never_best(
     assert tuned_config(tmp_path / "tuning_runs", "gmf")["train"]["batch_size"] == 64
     # the same command again: every trial is done, nothing runs, the table is the same
     before = (folder / "results.csv").read_text()
-    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", None)  # would fail if called
-    assert main([*argv, "--learning-rate", "0.001", "--embedding-size", "8"]) == 0
+    with trial_module("no_such_module"):  # a trial started now would crash
+        assert main(argv) == 0
     assert (folder / "results.csv").read_text() == before
+
+
+def test_a_crashed_trial_stops_the_search_and_is_run_again(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "64", "48"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(tmp_path / "s")]
+    with trial_module("tests.fake_trial"):  # 48 raises
+        assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: a bug in the trial" in err and "run the same command again" in err
+    assert [row["batch_size"] for row in read_csv(tmp_path / "s" / "results.csv")] == ["64"]
+    with trial_module("tests.fake_trial"):
+        assert main(argv) == 1  # the same trial again, not a later one
+    assert [row["batch_size"] for row in read_csv(tmp_path / "s" / "results.csv")] == ["64"]
+
+
+def test_a_trial_without_a_finite_validation_ndcg_fails(
+    tiny: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import coat_tf.runner
+    from tuning.process import FAILED_STATUS
+    from tuning.trial import run_trial
+
+    def diverged(run, data, run_dir, **kwargs):  # noqa: ANN001, ANN202
+        assert kwargs["evaluate_on_test"] is False and kwargs["inspect"] is False
+        return {"validation": {"hr": float("nan"), "ndcg": float("nan")}}, None
+
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", diverged)
+    cfg.save(RunConfig(data_dir=str(tiny)), tmp_path / "config.json")
+    assert run_trial(tmp_path) == FAILED_STATUS
+    failure = json.loads((tmp_path / "failure.json").read_text())
+    assert "no finite validation NDCG" in failure["message"]
+    assert not (tmp_path / "metrics.json").exists()
 
 
 def test_bad_options_and_other_searches_are_refused(tiny: Path, tmp_path: Path, capsys) -> None:
@@ -237,6 +246,27 @@ def test_bad_options_and_other_searches_are_refused(tiny: Path, tmp_path: Path, 
     (tmp_path / "s" / "search.json").write_text(json.dumps({"model": "coat"}))
     assert main([*base, "--model", "gmf", "--batch-size", "64"]) == 2
     assert "holds a search with other settings" in capsys.readouterr().err
+
+
+def children(pid: int) -> list[int]:
+    pids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def wait_gone(pid: int, seconds: float = 20) -> bool:
+    """Whether process ``pid`` has ended (or is a zombie) within ``seconds``."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_killed_search_resumes_with_only_the_second_trial(tiny: Path, tmp_path: Path) -> None:

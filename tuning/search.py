@@ -12,8 +12,9 @@ The search folder (``--dir``, default ``tuning_runs/<model>``) holds:
   command continues the search in it, a different one is refused;
 - ``oracle.json``, ``tuner0.json``: keras-tuner's state;
 - ``trial_<id>/``: keras-tuner's ``trial.json``, the trial's run folder ``run/``
-  (``config.json``, ``metrics.json`` or ``failure.json``, ``best/``, ``tensorboard/``) and its
-  HParams session ``hparams/``;
+  (``config.json``, ``metrics.json`` or ``failure.json``, ``best/``, ``tensorboard/``, and
+  ``trial.log``, the output of the trial's process, :mod:`tuning.trial`) and its HParams
+  session ``hparams/``;
 - ``hparams_experiment/``: the HParams dashboard's grid and metrics;
 - ``results.csv``, ``results.md``: one row per finished trial, best validation NDCG first,
   failed trials last with their reason;
@@ -159,14 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, MissingContentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return run_search(folder, grid, base, data, settings, resuming, progress=not args.quiet)
+    return run_search(folder, grid, base, settings, resuming, progress=not args.quiet)
 
 
 def run_search(
     folder: Path,
     grid: Grid,
     base: RunConfig,
-    data,  # noqa: ANN001 - PreparedDataset
     settings: dict,
     resuming: bool,
     progress: bool = True,
@@ -197,7 +197,7 @@ def run_search(
         f"Grid search: {base.model_name} on {base.data_dir}, objective validation NDCG@{k} "
         f"({grid.size} trials: " + " x ".join(f"{a.name} {list(a.values)}" for a in grid.axes) + ")"
     )
-    tuner = SearchTuner(oracle, folder, grid, base, data, title, progress=progress)
+    tuner = SearchTuner(oracle, folder, grid, base, title, progress=progress)
     results.write_hparams_experiment(folder, grid, k)
     rows = tuner.write_outputs()
     if progress:
@@ -210,9 +210,6 @@ def run_search(
     try:
         tuner.search(verbose=0)
     except TrialCrashed as error:
-        cause = error.__cause__
-        if not isinstance(cause, OSError):
-            raise
         print(f"error: {error}\nrun the same command again to continue", file=sys.stderr)
         return 1
     rows = tuner.write_outputs()

@@ -1,32 +1,35 @@
-"""One trial of the search: a training run of one grid point that never reads the test split.
+"""The search's tuner: each trial a training run of one grid point, in a process of its own,
+that never reads the test split.
 
 :class:`SearchTuner` subclasses keras-tuner's :class:`~keras_tuner.engine.base_tuner.BaseTuner`
-(its Keras ``Tuner`` refuses tf_keras models, keras-team/keras-tuner#1039). A trial trains
-through :func:`coat_tf.runner.train_and_evaluate` with ``evaluate_on_test=False`` (no test
-figures, no export) and ``inspect=False``, in ``trial_<id>/run/``, and reports its best
-validation NDCG@k (the objective) and HR@k.
+(its Keras ``Tuner`` refuses tf_keras models, keras-team/keras-tuner#1039). A trial writes its
+:class:`~coat_tf.config.RunConfig` to ``trial_<id>/run/config.json`` and runs
+``python -m tuning.trial`` on it (:mod:`tuning.trial`: ``evaluate_on_test=False``,
+``inspect=False``, no export; its output goes to ``trial.log`` in the run folder); it reports the
+run's best validation NDCG@k (the objective) and HR@k.
 
 - **Resuming**: a trial whose run finished (``metrics.json``) reports what it wrote, one that
   failed (``failure.json``) fails again with the same reason, and one killed half-way continues
   from its last finished epoch (the runner's backup, or WMF's state file).
-- **Failures**: a diverged run (:class:`~coat_tf.failures.RunFailed`), a TensorFlow runtime
-  error, or a validation NDCG that is not a number makes the trial ``FAILED`` with its reason in
-  ``failure.json``; the search goes on, and a failed trial is never the best. Any other error
-  (a bug, a full disk) stops the search: the same command continues it.
-- **Memory**: the Keras session is cleared after every trial (keras-team/keras-tuner#395,
-  #873); each trial records the process's resident memory after clearing and its peak so far.
+- **Failures**: a run that failed (diverged, a TensorFlow error, no finite validation NDCG) or a
+  trial process killed by a signal (the kernel's out-of-memory killer) makes the trial
+  ``FAILED`` with its reason in ``failure.json``; the search goes on, and a failed trial is
+  never the best. A trial process that crashes otherwise (a bug) stops the search; the same
+  command continues it.
+- **Memory**: the search process itself never trains, so it does not grow from trial to trial;
+  each trial records its own process's peak (:mod:`tuning.trial` says why a process each).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import json
-import logging
-import math
+import os
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from keras_tuner import errors
@@ -34,74 +37,33 @@ from keras_tuner.engine.base_tuner import BaseTuner
 
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
-from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
+from coat_tf.failures import FAILURE_FILE, RunFailed, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.runs import FAILED, FINISHED, METRICS_FILE, run_state
 from tuning import results
 from tuning.grid import Grid
+from tuning.process import FAILED_STATUS, PARENT_ENV, STARTED_ENV, memory_mb
 
 OBJECTIVE = "val_ndcg"
+#: the module a trial process runs (``python -m``)
+TRIAL_MODULE = "tuning.trial"
+TRIAL_LOG = "trial.log"
+#: signals that end a trial process without it being able to say why: a failed trial
+_FATAL_SIGNALS = (signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)
 
 
 class TrialCrashed(errors.FatalError):
-    """A trial stopped on an error that is not a failed run (``__cause__`` holds it)."""
-
-
-def memory_mb() -> tuple[float, float]:
-    """``(resident, peak resident)`` memory of this process in MiB (``VmRSS``, ``VmHWM``)."""
-    fields = {}
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                name, _, value = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    fields[name] = int(value.split()[0]) / 1024
-    except OSError:
-        pass
-    if len(fields) < 2:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return fields.get("VmRSS", peak), peak
-    return fields["VmRSS"], fields["VmHWM"]
-
-
-class _SlowCallbackFilter(logging.Filter):
-    """Drops Keras's "Callback method ... is slow compared to the batch time" warnings: the
-    validation ranking runs once per epoch by design, and a search prints one line per trial."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Callback method")
-
-
-@contextlib.contextmanager
-def quiet_keras_warnings() -> Iterator[None]:
-    import tensorflow as tf
-
-    logger, quiet = tf.get_logger(), _SlowCallbackFilter()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
-
-
-def clear_keras_session() -> None:
-    import tensorflow as tf
-
-    tf.keras.backend.clear_session()
-    gc.collect()
+    """A trial's process crashed (not a failed run): the search stops."""
 
 
 class SearchTuner(BaseTuner):
-    """Runs the grid's trials on ``data`` in ``folder`` (keras-tuner's project folder).
+    """Runs the grid's trials in ``folder`` (keras-tuner's project folder).
 
     Args:
         oracle: a :class:`~tuning.oracle.ResumableGridSearchOracle` over ``grid``.
         folder: the search folder.
         grid: the grid, to turn a trial's values into a run configuration.
-        base: the configuration every trial starts from (data sizes, epochs, seed).
-        data: the prepared data set (its test split is never read).
+        base: the configuration every trial starts from (data, sizes, epochs, seed).
         title: the heading of ``results.md``.
         progress: print a line per finished trial.
     """
@@ -112,14 +74,12 @@ class SearchTuner(BaseTuner):
         folder: Path,
         grid: Grid,
         base: RunConfig,
-        data,  # noqa: ANN001 - PreparedDataset
         title: str,
         progress: bool = True,
     ) -> None:
         self.folder = Path(folder)
-        self.grid, self.base, self.data, self.title = grid, base, data, title
-        self.progress = progress
-        self.seconds: dict[str, float] = {}  # wall time of the trials trained by this process
+        self.grid, self.base, self.title, self.progress = grid, base, title, progress
+        self.seconds: dict[str, float] = {}  # wall time of the trials run by this process
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from ..."
             super().__init__(
                 oracle, directory=str(self.folder.parent), project_name=self.folder.name
@@ -130,13 +90,11 @@ class SearchTuner(BaseTuner):
     def run_trial(self, trial, **kwargs) -> dict:  # noqa: ANN001, ARG002 - keras_tuner Trial
         run_dir = self.run_dir(trial.trial_id)
         state = run_state(run_dir)
-        if state == FINISHED:
-            metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-        elif state == FAILED:
-            reason = results.read_json(run_dir / FAILURE_FILE) or {}
-            raise errors.FailedTrialError(reason.get("message", "the trial failed"))
-        else:
-            metrics = self._train(trial, run_dir)
+        if state == FAILED:
+            raise errors.FailedTrialError(self._reason(run_dir))
+        if state != FINISHED:
+            self._run_process(trial, run_dir)
+        metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
         return {OBJECTIVE: metrics["validation"]["ndcg"], "val_hr": metrics["validation"]["hr"]}
 
     def on_trial_end(self, trial) -> None:  # noqa: ANN001
@@ -158,44 +116,52 @@ class SearchTuner(BaseTuner):
     def config_for(self, values: dict) -> RunConfig:
         return self.grid.apply(self.base, values)
 
-    def _train(self, trial, run_dir: Path) -> dict:  # noqa: ANN001
-        import tensorflow as tf
-
-        from coat_tf.runner import train_and_evaluate
-
-        run = self.config_for(trial.hyperparameters.values)
+    def _run_process(self, trial, run_dir: Path) -> None:  # noqa: ANN001
+        """Train the trial in a process of its own; raise ``FailedTrialError`` if its run
+        failed, :class:`TrialCrashed` if the process crashed."""
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run, run_dir / "config.json")
-        started = time.perf_counter()
-        try:
-            with quiet_keras_warnings():
-                metrics, recommender = train_and_evaluate(
-                    run, self.data, run_dir, verbose=False, inspect=False, evaluate_on_test=False
-                )
-            del recommender
-            ndcg = metrics["validation"]["ndcg"]
-            if not (isinstance(ndcg, float | int) and math.isfinite(ndcg)):
-                raise RunFailed(
-                    f"no finite validation NDCG (got {ndcg}): no epoch gave a usable model"
-                )
-        except (RunFailed, tf.errors.OpError) as error:
-            write_failure_report(run_dir, error)
-            raise errors.FailedTrialError(describe(error)) from None
-        except Exception as error:
-            raise TrialCrashed(f"trial {trial.trial_id}: {describe(error)}") from error
-        finally:
-            clear_keras_session()
-            self.seconds[trial.trial_id] = time.perf_counter() - started
-        rss, peak = memory_mb()
-        metrics["trial"] = {
-            "id": trial.trial_id,
-            "values": dict(trial.hyperparameters.values),
-            "seconds": self.seconds[trial.trial_id],
-            "rss_mb": rss,
-            "peak_rss_mb": peak,
+        cfg.save(self.config_for(trial.hyperparameters.values), run_dir / "config.json")
+        command = [sys.executable, "-m", TRIAL_MODULE, str(run_dir), "--no-verify"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": _import_path(),
+            PARENT_ENV: str(os.getpid()),
+            STARTED_ENV: repr(time.time()),
         }
-        atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
-        return metrics
+        started = time.perf_counter()
+        with open(run_dir / TRIAL_LOG, "ab") as log:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+            try:
+                status = process.wait()
+            except BaseException:  # Ctrl-C: the trial stops too, and is continued next time
+                process.kill()
+                process.wait()
+                raise
+        self.seconds[trial.trial_id] = time.perf_counter() - started
+        if status == 0 and (run_dir / METRICS_FILE).is_file():
+            return
+        if status == FAILED_STATUS and (run_dir / FAILURE_FILE).is_file():
+            raise errors.FailedTrialError(self._reason(run_dir))
+        if status < 0 and -status in _FATAL_SIGNALS:
+            name = signal.Signals(-status).name
+            error = RunFailed(
+                f"the trial's process was ended by {name}"
+                + (" (out of memory?)" if -status == signal.SIGKILL else "")
+            )
+            write_failure_report(run_dir, error)
+            raise errors.FailedTrialError(str(error))
+        tail = (run_dir / TRIAL_LOG).read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise TrialCrashed(
+            f"trial {trial.trial_id}: its process ({' '.join(command)}) ended with status "
+            f"{status}; the end of {run_dir / TRIAL_LOG}:\n{tail}"
+        )
+
+    @staticmethod
+    def _reason(run_dir: Path) -> str:
+        failure = results.read_json(run_dir / FAILURE_FILE) or {}
+        return failure.get("message") or "the trial failed"
 
     # --- outputs -----------------------------------------------------------------------------
 
@@ -233,6 +199,8 @@ class SearchTuner(BaseTuner):
             outcome = "not finished"
         elif row["status"] == results.COMPLETED:
             outcome = f"val NDCG {row['val_ndcg']:.4f} HR {row['val_hr']:.4f}"
+            if row.get("peak_rss_mb"):
+                outcome += f", peak {row['peak_rss_mb']:,.0f} MiB"
         else:
             outcome = f"FAILED: {row.get('reason') or 'see its failure.json'}"
         best = results.best_row(rows)
@@ -243,8 +211,20 @@ class SearchTuner(BaseTuner):
             left_text = f"; {left} left, about {_duration(mean * left)} to go"
         else:
             left_text = f"; {left} left"
+        search_rss = f"; search process {memory_mb()[0]:,.0f} MiB"
         head = f"[{done}/{total}] trial_{trial_id} {values}{took_text}"
-        return f"{head}: {outcome}{best_text}{left_text}"
+        return f"{head}: {outcome}{best_text}{left_text}{search_rss}"
+
+
+def _import_path() -> str:
+    """``PYTHONPATH`` for a trial process: the folders this process imported ``tuning`` and
+    ``coat_tf`` from first, so that it runs the same code whatever its working folder."""
+    import coat_tf
+    import tuning
+
+    roots = [str(Path(module.__file__).resolve().parents[1]) for module in (tuning, coat_tf)]
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(roots + rest))
 
 
 def _duration(seconds: float) -> str:
