@@ -160,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, MissingContentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    del data  # each trial's process loads its own copy
     return run_search(folder, grid, base, settings, resuming, progress=not args.quiet)
 
 
