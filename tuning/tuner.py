@@ -77,7 +77,7 @@ class SearchTuner(BaseTuner):
         title: str,
         progress: bool = True,
     ) -> None:
-        self.folder = Path(folder)
+        self.folder = Path(folder).resolve()  # "--dir ." has a name too
         self.grid, self.base, self.title, self.progress = grid, base, title, progress
         self.seconds: dict[str, float] = {}  # wall time of the trials run by this process
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from ..."
