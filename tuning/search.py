@@ -122,11 +122,9 @@ def check_folder(folder: Path, settings: dict) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run (or continue) the search; returns the exit status: 0 done, 1 every trial failed or
-    a trial crashed, 2 bad input (options, data set, search folder)."""
+    a trial crashed, 2 bad input (options, data set, search folder), 130 interrupted."""
     args = build_parser().parse_args(argv)
-    from coat_tf.models import get_spec
-
-    spec = get_spec(args.model)
+    spec = MODELS[args.model]
     try:
         grid = grid_for(spec.grid, {path: getattr(args, dest) for dest, path in OPTIONS.items()})
         train = TrainConfig(epochs=args.epochs, seed=args.seed)
@@ -213,6 +211,9 @@ def run_search(
     except TrialCrashed as error:
         print(f"error: {error}\nrun the same command again to continue", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue", file=sys.stderr)
+        return 130
     rows = tuner.write_outputs()
     failed = [row for row in rows if row["status"] != results.COMPLETED]
     best = results.best_row(rows)
