@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test tune lint format bench clean
 
 install: $(STAMP)
 
@@ -30,13 +30,17 @@ run: install
 test: install
 	$(PY) -m pytest -q $(ARGS)
 
+# the paper's grid search, resumable: `make tune ARGS="--model gmf --batch-size 1024"`
+tune: install
+	$(PY) -m tuning.search $(ARGS)
+
 lint: install
-	$(VENV)/bin/ruff check coat_tf tests bench
-	$(VENV)/bin/ruff format --check coat_tf tests bench
+	$(VENV)/bin/ruff check coat_tf tests bench tuning
+	$(VENV)/bin/ruff format --check coat_tf tests bench tuning
 
 format: install
-	$(VENV)/bin/ruff format coat_tf tests bench
-	$(VENV)/bin/ruff check --fix coat_tf tests bench
+	$(VENV)/bin/ruff format coat_tf tests bench tuning
+	$(VENV)/bin/ruff check --fix coat_tf tests bench tuning
 
 bench: install
 	$(PY) -m bench.layers $(ARGS)

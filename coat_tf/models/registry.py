@@ -22,6 +22,17 @@ from coat_tf.models.gmf import GmfRecommender, build_gmf_model
 from coat_tf.models.inputs import CHORD_IDS, MFCC
 from coat_tf.models.ncf import build_mlp_model, build_neumf_model
 from coat_tf.models.recommender import KerasRecommender, Recommender
+from coat_tf.models.wmf import SEARCH_GRID as WMF_GRID
+
+#: The paper's hyperparameter grid, searched for every model trained by Keras
+#: (``python -m tuning.search``): each key is a :class:`~coat_tf.config.RunConfig` field path,
+#: each value the values tried (4 x 4 x 4 = 64 combinations). WMF has its own
+#: (:data:`coat_tf.models.wmf.SEARCH_GRID`).
+PAPER_GRID: dict[str, tuple] = {
+    "train.batch_size": (128, 256, 512, 1024),
+    "train.learning_rate": (0.0001, 0.0005, 0.001, 0.005),
+    "model.embedding_size": (8, 16, 32, 64),
+}
 
 
 class MissingContentError(ValueError):
@@ -39,6 +50,7 @@ class ModelSpec:
         content: the song content it reads (``"chord_ids"``, ``"mfcc"``) or None.
         trainer: ``"keras"`` or ``"als"``.
         recommender: ``(model, config, song_tables) -> Recommender`` for Keras models.
+        grid: its hyperparameter grid for the tuner (``RunConfig`` field path -> values).
     """
 
     name: str
@@ -47,6 +59,9 @@ class ModelSpec:
     content: str | None = None
     trainer: str = "keras"
     recommender: Callable[..., Recommender] | None = None
+    grid: Mapping[str, tuple] = dataclasses.field(
+        default_factory=lambda: dict(PAPER_GRID), hash=False
+    )
 
     def wrap(
         self, model: tf.keras.Model, config: ModelConfig, song_tables: Mapping[str, np.ndarray]
@@ -115,7 +130,10 @@ MODELS: dict[str, ModelSpec] = {
             "neumf-lstm", "NeuMF with an LSTM over MFCCs", _audio("lstm"), MFCC,
             recommender=_audio_recommender,
         ),
-        ModelSpec("wmf", "WMF (Hu et al.), alternating least squares", None, trainer="als"),
+        ModelSpec(
+            "wmf", "WMF (Hu et al.), alternating least squares", None, trainer="als",
+            grid=WMF_GRID,
+        ),
     )
 }  # fmt: skip
 

@@ -33,6 +33,17 @@ from coat_tf.models.recommender import Recommender
 
 FACTORS_FILE = "factors.npz"
 
+#: WMF's hyperparameter grid for ``python -m tuning.search --model wmf`` (it has no batch size or
+#: learning rate): each key is a :class:`~coat_tf.config.RunConfig` field path, each value the
+#: values tried. The factors are the predictive factors of the neural models' grid; the
+#: regularisation spans implicit's default (0.01) by decades; alpha runs from implicit's default
+#: (1) to Hu et al.'s 40.
+SEARCH_GRID: dict[str, tuple] = {
+    "model.embedding_size": (8, 16, 32, 64),
+    "model.wmf.regularization": (0.001, 0.01, 0.1, 1.0),
+    "model.wmf.alpha": (1.0, 5.0, 10.0, 40.0),
+}
+
 
 def confidence_matrix(
     users: np.ndarray,

@@ -1,0 +1,43 @@
+"""``python -m tests.fake_trial RUN_DIR``: a stand-in for a search's trial process that follows
+its protocol without training (so that the search's handling of each outcome is quick to test).
+
+By the configuration's batch size: 16 diverges (``failure.json``, exit status 3), 32 is killed
+by SIGKILL (as the out-of-memory killer would), 48 crashes (a traceback, exit status 1); any
+other scores ``1 / batch size``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tuning import trial  # noqa: F401  (ties this process to the search's)
+from tuning.process import FAILED_STATUS
+
+
+def main(run_dir: Path) -> int:
+    from coat_tf.failures import TrainingDiverged, write_failure_report
+    from coat_tf.fileio import atomic_write_text
+
+    batch = json.loads((run_dir / "config.json").read_text())["train"]["batch_size"]
+    if batch == 16:
+        write_failure_report(run_dir, TrainingDiverged(epoch=2, loss=float("nan")))
+        return FAILED_STATUS
+    if batch == 32:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if batch == 48:
+        raise RuntimeError("a bug in the trial")
+    metrics = {
+        "validation": {"hr": 0.5, "ndcg": 1 / batch},
+        "best_epoch": 1,
+        "epochs": 1,
+        "trial": {"seconds": 0.1, "rss_mb": 1.0, "peak_rss_mb": 1.0},
+    }
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
