@@ -163,3 +163,25 @@ def test_concat_implementation_has_the_same_gradients() -> None:
         np.testing.assert_allclose(
             tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(), atol=1e-6
         )
+
+
+@pytest.mark.parametrize("mode", ["learned", "uniform", "ones"])
+@pytest.mark.parametrize("num_chords", [5, 25])  # folded into the tower (V <= d) or not
+def test_fast_full_catalogue_in_blocks_equals_the_pairwise_scores(mode, num_chords) -> None:
+    from coat_tf.models.recommender import pairwise_score_all
+
+    config = _config(embedding_size=8, num_chords=num_chords, attention_mode=mode)
+    model = build_coat_model(config)
+    chords = np.random.default_rng(2).integers(0, num_chords, (config.num_songs, 100))
+    # 2 users and 3 songs at a time: several user blocks, several song chunks, a ragged last
+    recommender = CoatRecommender(
+        model, config.num_users, config.num_songs, {"chord_ids": chords}, 2, 6
+    )
+    users = tf.constant([0, 3, 7, 19, 11], tf.int32)
+    want = pairwise_score_all(recommender, users).numpy()
+    np.testing.assert_allclose(recommender.score_all(users).numpy(), want, atol=1e-6)
+    traced = tf.function(
+        recommender.score_all, input_signature=[tf.TensorSpec([None], tf.int32)]
+    )  # the user count unknown when traced, as in the exported ``recommend``
+    np.testing.assert_allclose(traced(users).numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(traced(users[:1]).numpy(), want[:1], atol=1e-6)

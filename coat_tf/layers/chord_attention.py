@@ -139,16 +139,22 @@ class ChordAttention(tf.keras.layers.Layer):
         return tf.matmul(self.mix(weights, chord_ids), self.chord_embeddings), weights
 
     def mix(self, weights: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
-        """``M[n, v] = sum_{i: c_{n,i} = v} beta_{n,i}``: ``[N, L], [N, L] -> [N, V]``.
+        """``M[n, v, ...] = sum_{i: c_{n,i} = v} weights[n, i, ...]``: ``[N, L, ...], [N, L] ->
+        [N, V, ...]``.
 
-        The attention weight each chord gets in total, so that ``Att = M C`` (equation 4).
+        With the attention weights ``[N, L]``, the weight each chord gets in total, so that
+        ``Att = M C`` (equation 4). Trailing axes (several users' weights over the same songs)
+        are summed alike.
         """
-        rows = tf.shape(weights)[0]
+        rows = tf.shape(chord_ids)[0]
+        trailing = tf.shape(weights)[2:]
         segments = tf.range(rows)[:, None] * self.num_chords + tf.cast(chord_ids, tf.int32)
         mixed = tf.math.unsorted_segment_sum(
-            tf.reshape(weights, [-1]), tf.reshape(segments, [-1]), rows * self.num_chords
+            tf.reshape(weights, tf.concat([[-1], trailing], 0)),
+            tf.reshape(segments, [-1]),
+            rows * self.num_chords,
         )
-        return tf.reshape(mixed, [rows, self.num_chords])
+        return tf.reshape(mixed, tf.concat([[rows, self.num_chords], trailing], 0))
 
     def weights_for(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
         """``beta``: ``[B, d_u], [B, L] -> [B, L]`` (constant in the ablation modes)."""
