@@ -152,3 +152,48 @@ def test_precomputed_terms_give_the_same_scores() -> None:
     layer([user, chord_ids])
     combined = layer.combine(layer.user_terms(user), layer.song_terms(chord_ids))
     np.testing.assert_allclose(combined.numpy(), layer.scores(user, chord_ids).numpy(), atol=1e-6)
+
+
+def test_mix_sums_the_weights_of_each_chord() -> None:
+    layer = ChordAttention(4, 5, 2, 2)
+    weights = tf.constant([[0.1, 0.2, 0.3, 0.15, 0.25], [0.5, 0.0, 0.25, 0.25, 0.0]])
+    chord_ids = tf.constant([[3, 0, 3, 1, 0], [2, 2, 2, 2, 2]])
+    np.testing.assert_allclose(
+        layer.mix(weights, chord_ids).numpy(),
+        [[0.45, 0.15, 0.0, 0.4], [0.0, 0.0, 1.0, 0.0]],
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("mode", ["learned", "uniform", "ones"])
+@pytest.mark.parametrize("num_chords", [25, 205])
+def test_split_form_has_the_literal_forms_values_and_gradients(mode, num_chords) -> None:
+    """Equations (2) and (4) by chord (split) and by position (concat): same values, and the
+    same gradients with respect to the inputs and to every weight."""
+    split = ChordAttention(num_chords, 100, 16, 24, mode=mode)
+    concat = ChordAttention(num_chords, 100, 16, 24, mode=mode, implementation="concat")
+    user = tf.random.normal((8, 16), seed=1)
+    chord_ids = tf.random.uniform((8, 100), 0, num_chords, tf.int32, seed=2)
+    split([user, chord_ids])
+    concat([user, chord_ids])
+    concat.set_weights(split.get_weights())
+    probe = tf.random.normal((8, 16), seed=3)  # a loss that weighs every output differently
+    results = []
+    for layer in (split, concat):
+        with tf.GradientTape() as tape:
+            tape.watch(user)
+            attended, weights = layer([user, chord_ids])
+            loss = tf.reduce_sum(attended * probe) + tf.reduce_sum(weights[:, :5] ** 2)
+        grads = tape.gradient(loss, [user, *layer.trainable_weights])
+        results.append((attended, weights, grads))
+    (a_split, w_split, g_split), (a_concat, w_concat, g_concat) = results
+    np.testing.assert_allclose(a_split.numpy(), a_concat.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_split.numpy(), w_concat.numpy(), rtol=1e-5, atol=1e-7)
+    assert len(g_split) == len(g_concat)
+    for got, want in zip(g_split, g_concat, strict=True):
+        if want is None:  # the user, in the modes whose weights do not depend on it
+            assert got is None and mode != "learned"
+            continue
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(), atol=1e-5
+        )

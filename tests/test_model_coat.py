@@ -100,7 +100,9 @@ def test_ones_ablation_sums_the_chord_embeddings() -> None:
         ).numpy()
 
     table = ones.get_layer("chord_attention").chord_embeddings.numpy()
-    np.testing.assert_allclose(attended(ones), table[batch["chord_ids"]].sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(
+        attended(ones), table[batch["chord_ids"]].sum(axis=1), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(attended(ones), 100 * attended(uniform), rtol=1e-5, atol=1e-6)
 
 
@@ -143,3 +145,43 @@ def test_neumf_trains_and_ignores_chords() -> None:
     losses = [model.train_on_batch(batch, np.tile([1.0, 0.0], 8)) for _ in range(3)]
     assert losses[-1] < losses[0]
     assert model(batch).shape == (16,)
+
+
+def test_concat_implementation_has_the_same_gradients() -> None:
+    config = _config(embedding_size=16)
+    split = build_coat_model(config)
+    concat = build_coat_model(config, implementation="concat")
+    concat.set_weights(split.get_weights())
+    batch = _batch(config)
+    labels = tf.constant(np.random.default_rng(1).random(16) < 0.3, tf.float32)
+    grads = []
+    for model in (split, concat):
+        with tf.GradientTape() as tape:
+            loss = tf.keras.losses.binary_crossentropy(labels, model(batch, training=True))
+        grads.append(tape.gradient(loss, model.trainable_weights))
+    for got, want in zip(*grads, strict=True):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(), atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("mode", ["learned", "uniform", "ones"])
+@pytest.mark.parametrize("num_chords", [5, 25])  # folded into the tower (V <= d) or not
+def test_fast_full_catalogue_in_blocks_equals_the_pairwise_scores(mode, num_chords) -> None:
+    from coat_tf.models.recommender import pairwise_score_all
+
+    config = _config(embedding_size=8, num_chords=num_chords, attention_mode=mode)
+    model = build_coat_model(config)
+    chords = np.random.default_rng(2).integers(0, num_chords, (config.num_songs, 100))
+    # 2 users and 3 songs at a time: several user blocks, several song chunks, a ragged last
+    recommender = CoatRecommender(
+        model, config.num_users, config.num_songs, {"chord_ids": chords}, 2, 6
+    )
+    users = tf.constant([0, 3, 7, 19, 11], tf.int32)
+    want = pairwise_score_all(recommender, users).numpy()
+    np.testing.assert_allclose(recommender.score_all(users).numpy(), want, atol=1e-6)
+    traced = tf.function(
+        recommender.score_all, input_signature=[tf.TensorSpec([None], tf.int32)]
+    )  # the user count unknown when traced, as in the exported ``recommend``
+    np.testing.assert_allclose(traced(users).numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(traced(users[:1]).numpy(), want[:1], atol=1e-6)

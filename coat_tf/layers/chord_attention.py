@@ -29,8 +29,16 @@ class ChordAttention(tf.keras.layers.Layer):
     ``vocabulary x A`` product per call and ``p W_p + b`` one ``L x A`` product, so each example
     costs ``L x A`` additions instead of ``L x (d_u + 2d) x A`` multiply-adds. The chord and
     position terms depend only on the song, the user term only on the user, which is what makes
-    scoring every user against every song affordable. ``implementation="concat"`` evaluates the
-    literal left-hand side with the same weights; it exists to test and measure the split form.
+    scoring every user against every song affordable.
+
+    The split form also reads equation (4) by chord rather than by position: with
+    ``M[v] = sum_{i: c_i = v} beta_i`` (a segment sum of ``L`` scalars per example, ``[B, V]``),
+    ``Att = M C``. That never gathers the ``[B, L, d]`` chord vectors, and its gradient is a
+    ``V x d`` product instead of a scatter of ``B x L`` rows of ``d`` into ``C`` (:meth:`mix`).
+
+    ``implementation="concat"`` evaluates the literal equations with the same weights (the
+    concatenation of equation 2, the sum over positions of equation 4); it exists to test and
+    measure the split form.
 
     The ablations "without attention" give every position the same weight. ``mode="ones"`` is
     the paper's literal form, ``beta_i = 1``, so ``Att`` is the *sum* of the ``L`` chord
@@ -124,10 +132,29 @@ class ChordAttention(tf.keras.layers.Layer):
 
     def call(self, inputs: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         user, chord_ids = inputs
-        chords = tf.gather(self.chord_embeddings, chord_ids)  # [B, L, d]
         weights = self.weights_for(user, chord_ids)  # [B, L]
-        attended = tf.einsum("bl,bld->bd", weights, chords)
-        return attended, weights
+        if self.implementation == "concat":
+            chords = tf.gather(self.chord_embeddings, chord_ids)  # [B, L, d]
+            return tf.einsum("bl,bld->bd", weights, chords), weights
+        return tf.matmul(self.mix(weights, chord_ids), self.chord_embeddings), weights
+
+    def mix(self, weights: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
+        """``M[n, v, ...] = sum_{i: c_{n,i} = v} weights[n, i, ...]``: ``[N, L, ...], [N, L] ->
+        [N, V, ...]``.
+
+        With the attention weights ``[N, L]``, the weight each chord gets in total, so that
+        ``Att = M C`` (equation 4). Trailing axes (several users' weights over the same songs)
+        are summed alike.
+        """
+        rows = tf.shape(chord_ids)[0]
+        trailing = tf.shape(weights)[2:]
+        segments = tf.range(rows)[:, None] * self.num_chords + tf.cast(chord_ids, tf.int32)
+        mixed = tf.math.unsorted_segment_sum(
+            tf.reshape(weights, tf.concat([[-1], trailing], 0)),
+            tf.reshape(segments, [-1]),
+            rows * self.num_chords,
+        )
+        return tf.reshape(mixed, tf.concat([[rows, self.num_chords], trailing], 0))
 
     def weights_for(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
         """``beta``: ``[B, d_u], [B, L] -> [B, L]`` (constant in the ablation modes)."""

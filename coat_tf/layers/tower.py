@@ -88,9 +88,28 @@ class TowerMLP(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
-        x = inputs
-        for layer in self.hidden_layers:
-            x = layer(x)
+        x = self.hidden_layers[0](inputs)
+        return self._after_first(x, training)
+
+    def first_kernel(self) -> tf.Variable:
+        """``W_1``, the first layer's kernel: ``[n, w]``."""
+        return self.hidden_layers[0].kernel
+
+    def call_with_first_kernel(self, inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+        """The tower (inference) with ``kernel`` ``[m, w]`` in place of ``W_1`` (same bias).
+
+        For callers that fold a linear map into the first layer: when the tower's input is
+        ``x = z A``, ``tower(x) = call_with_first_kernel(z, A W_1)``, and ``z`` may be narrower
+        than ``x`` or cheaper to form. Input ``[B, m]``; output as :meth:`call`.
+        """
+        first = self.hidden_layers[0]
+        x = first.activation(tf.nn.bias_add(tf.matmul(inputs, kernel), first.bias))
+        return self._after_first(x, training=False)
+
+    def _after_first(self, x: tf.Tensor, training: bool | None) -> tf.Tensor:
+        for i, layer in enumerate(self.hidden_layers):
+            if i:
+                x = layer(x)
             if self.dropout_layer is not None:
                 x = self.dropout_layer(x, training=training)
         if self.output_layer is None:

@@ -80,16 +80,23 @@ class CoatRecommender(KerasRecommender):
     ``score_pairs`` runs the Keras model. ``score_all`` exploits the split form of the attention
     (:class:`~coat_tf.layers.ChordAttention`): the attention input at position ``i`` of song
     ``s`` is ``user_term[u] + T[c_{s,i}, i]`` with ``T = chord_position_table()`` ``[V, L, A]``,
-    so it depends on the song only through the chord at ``i``. For a batch of ``U`` users::
+    so it depends on the song only through the chord at ``i``. For a block of ``U`` users and a
+    chunk of ``S`` songs, songs first (``[S, U, ...]``, so that the gathers and sums move rows of
+    ``U`` values)::
 
-        G[u, v, i] = h^T ReLU(user_term[u] + T[v, i])                  [U, V, L]
-        a[u, s, i] = G[u, c_{s,i}, i]                    (a gather)    [U, S, L]
-        beta       = softmax over i                                    [U, S, L]
-        Att[u, s]  = sum_i beta[u, s, i] C[c_{s,i}]                    [U, S, d]
-        score      = tower([P[u] * Q[s]; Att[u, s]])                   [U, S]
+        G[v, i, u] = h^T ReLU(user_term[u] + T[v, i])                 [V x L, U], once
+        e[s, i, u] = exp(a - max_i a),  a = G[c_{s,i}, i, u]           [S, L, U]  (a row gather)
+        M[s, u, v] = sum_{i: c_{s,i} = v} e[s, i, u] / sum_i e[s, i, u]   [S, U, V]  (equation 4
+                                                                        by chord: Att = M C)
+        score      = tower([P[u] * Q[s]; M C])                          [S, U]
 
     The ReLU runs on ``U x V x L x A`` values instead of ``U x S x L x A`` (with 25 chords and
-    10,000 songs, 400 times fewer). Songs are processed ``song_chunk`` at a time.
+    10,000 songs, 400 times fewer), and no ``[U, S, L, d]`` chord vectors are formed. When
+    ``V <= d`` the chord table is folded into the tower's first layer,
+    ``[g; M C] W_1 = [g; M] [W_1a; C W_1b]``, so the first product reads ``d + V`` columns
+    instead of ``2d``, and is one matrix product with the bias and ReLU. Users go
+    ``user_chunk`` at a time and songs ``pair_chunk // user_chunk`` at a time, which bounds the
+    temporaries (about ``pair_chunk x (4d + 2L)`` floats) whatever the number of users asked.
 
     ``score_new_songs`` scores a song with new audio from its chord ids: it has no song
     embedding ``Q[i]``, so its GMF term uses the mean song embedding (the catalogue's average
@@ -100,8 +107,8 @@ class CoatRecommender(KerasRecommender):
         model: a model from :func:`build_coat_model`.
         num_users, num_songs: the id vocabulary sizes.
         song_tables: ``{"chord_ids": int32 [num_songs, L]}``.
-        song_chunk: songs per step of :meth:`score_all` (it holds ``U x song_chunk x L``
-            scores at a time).
+        user_chunk: users scored together by :meth:`score_all`.
+        pair_chunk: (user, song) pairs per step of :meth:`score_all`.
     """
 
     content_input = CHORD_IDS
@@ -113,8 +120,11 @@ class CoatRecommender(KerasRecommender):
         num_users: int,
         num_songs: int,
         song_tables: Mapping[str, np.ndarray],
-        song_chunk: int = 1024,
+        user_chunk: int = 256,
+        pair_chunk: int = 32_768,
     ) -> None:
+        self.user_chunk = max(1, int(user_chunk))
+        song_chunk = max(1, int(pair_chunk) // self.user_chunk)
         super().__init__(model, num_users, num_songs, song_tables, song_chunk)
         self.gmf = model.get_layer(GMF_LAYER)
         self.attention_layer = model.get_layer(ATTENTION_LAYER)
@@ -127,7 +137,7 @@ class CoatRecommender(KerasRecommender):
         )
         chords = np.asarray(song_tables[CHORD_IDS], dtype=np.int32)
         length = chords.shape[1]
-        # index of (c_{s,i}, i) in G flattened over [V, L]
+        # row of (c_{s,i}, i) in G flattened over [V, L]
         self.grid_index = tf.Variable(
             chords * length + np.arange(length, dtype=np.int32)[None, :],
             trainable=False,
@@ -164,33 +174,66 @@ class CoatRecommender(KerasRecommender):
 
     def score_all(self, user_ids: tf.Tensor) -> tf.Tensor:
         user_ids = tf.cast(user_ids, tf.int32)
-        num_users = tf.shape(user_ids)[0]
+        count = user_ids.shape[0]
+        if count is not None:  # known here: a Python loop over the blocks
+            if count <= self.user_chunk:
+                return self._score_block(user_ids)
+            blocks = range(0, count, self.user_chunk)
+            parts = [self._score_block(user_ids[i : i + self.user_chunk]) for i in blocks]
+            return tf.concat(parts, axis=0)
+        count = tf.shape(user_ids)[0]  # known when run only (a traced signature)
+        blocks = (count + self.user_chunk - 1) // self.user_chunk
+        size = self.user_chunk
+
+        def body(i: tf.Tensor, out: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            return i + 1, out.write(i, self._score_block(user_ids[i * size : (i + 1) * size]))
+
+        _, out = tf.while_loop(
+            lambda i, _: i < blocks,
+            body,
+            (tf.constant(0), tf.TensorArray(tf.float32, size=blocks, infer_shape=False)),
+        )
+        return tf.reshape(out.concat(), [count, self.num_songs])
+
+    def _score_block(self, user_ids: tf.Tensor) -> tf.Tensor:
+        """:meth:`score_all` for at most ``user_chunk`` users (see the class docstring)."""
         attention = self.attention_layer
         chords = self.tables[CHORD_IDS]
+        num_users = tf.shape(user_ids)[0]
         gmf_users = tf.gather(self.gmf.user_embeddings, user_ids)  # [U, d]
+        d = int(self.gmf.embedding_size)
+        kernel = self.tower.first_kernel()  # [2d, w]
+        fold = self.num_chords <= d
+        if fold:  # [g; M C] W_1 = [g; M] [W_1a; C W_1b]
+            chord_kernel = tf.matmul(attention.chord_embeddings, kernel[d:])
+            kernel = tf.concat([kernel[:d], chord_kernel], axis=0)  # [d + V, w]
         constant = attention.constant_weight()
         if constant is None:
             user_terms = attention.user_terms(tf.gather(self.attention_users, user_ids))
             table = attention.chord_position_table()  # [V, L, A]
             hidden = tf.nn.relu(user_terms[:, None, None, :] + table[None])  # [U, V, L, A]
-            grid = tf.einsum("uvla,a->uvl", hidden, attention.score_vector)
-            grid = tf.reshape(grid, [num_users, -1])  # [U, V * L]
+            grid = tf.einsum("uvla,a->vlu", hidden, attention.score_vector)
+            grid = tf.reshape(grid, [-1, num_users])  # [V * L, U]
         parts = []
         for start in range(0, self.num_songs, self.song_chunk):
             stop = min(start + self.song_chunk, self.num_songs)
-            # gathered per chunk: the whole catalogue's [S, L, d] need never be held at once
-            chord_vectors = tf.gather(attention.chord_embeddings, chords[start:stop])
+            song_chords = chords[start:stop]  # [S, L]
             if constant is None:
-                scores = tf.gather(grid, self.grid_index[start:stop], axis=1)  # [U, S, L]
-                beta = tf.nn.softmax(scores, axis=-1)
-                attended = tf.einsum("usl,sld->usd", beta, chord_vectors)
+                scores = tf.gather(grid, self.grid_index[start:stop])  # [S, L, U]
+                shifted = tf.exp(scores - tf.reduce_max(scores, axis=1, keepdims=True))
+                mixed = attention.mix(shifted, song_chords)  # [S, V, U]
+                mixed = mixed / tf.reduce_sum(mixed, axis=1, keepdims=True)
+                mixed = tf.transpose(mixed, [0, 2, 1])  # [S, U, V]
             else:
-                song_vectors = constant * tf.reduce_sum(chord_vectors, axis=1)  # [S, d]
-                attended = tf.broadcast_to(
-                    song_vectors[None], [num_users, stop - start, song_vectors.shape[-1]]
+                counts = attention.mix(tf.ones(tf.shape(song_chords)), song_chords)  # [S, V]
+                mixed = tf.broadcast_to(
+                    constant * counts[:, None, :], [stop - start, num_users, self.num_chords]
                 )
-            gmf_out = gmf_users[:, None, :] * self.gmf.song_embeddings[None, start:stop]
-            flat_gmf = tf.reshape(gmf_out, [-1, gmf_out.shape[-1]])
-            flat_att = tf.reshape(attended, [-1, attended.shape[-1]])
-            parts.append(tf.reshape(self._head(flat_gmf, flat_att), [-1, stop - start]))
-        return tf.concat(parts, axis=1)
+            if not fold:
+                mixed = tf.einsum("suv,vd->sud", mixed, attention.chord_embeddings)
+            gmf_out = self.gmf.song_embeddings[start:stop][:, None, :] * gmf_users[None]
+            features = tf.concat([gmf_out, mixed], axis=-1)  # [S, U, d + V] or [S, U, 2d]
+            flat = tf.reshape(features, [-1, kernel.shape[0]])
+            scores = self.tower.call_with_first_kernel(flat, kernel)
+            parts.append(tf.reshape(scores, [stop - start, num_users]))
+        return tf.transpose(tf.concat(parts, axis=0))
