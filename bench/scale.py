@@ -12,7 +12,11 @@ Sections (``--sections``; each is a function of the parsed options that returns 
   (:mod:`bench.scale_prepare`);
 - ``extraction``: Chordino chord extraction in times real time, one process and all cores;
 - ``matmul``: one large float32 matrix product with TensorFlow, in GMAC/s: the floor that the
-  compute-bound sections are compared with.
+  compute-bound sections are compared with;
+- ``training``: training examples per second and multiply-adds per second of every Keras model
+  at predictive factors 8 to 64, as ratios to NeuMF (:mod:`bench.scale_models`);
+- ``evaluation``: full-catalogue and sampled scoring in users per second, projected to all the
+  paper's users, beside the matrix-product floor (:mod:`bench.scale_models`).
 
 A section returns ``{"title": str, "rows": [dict, ...], "notes": [str, ...], ...}``; ``rows``
 becomes a markdown table (columns: the union of the rows' keys, in order of appearance). With
@@ -41,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import scale_prepare
+from bench import scale_models, scale_prepare
 from coat_tf.fileio import atomic_write_text  # (coat_tf first: it selects legacy Keras)
 
 
@@ -206,6 +210,12 @@ SECTIONS: dict[str, Section] = {
     "prepare": Section("Preparing LFM-1b", scale_prepare.add_arguments, scale_prepare.run),
     "extraction": Section("Chord extraction", _extraction_arguments, run_extraction),
     "matmul": Section("Matrix product floor", _matmul_arguments, run_matmul),
+    "training": Section(
+        "Training throughput", scale_models.add_training_arguments, scale_models.run_training
+    ),
+    "evaluation": Section(
+        "Evaluation speed", scale_models.add_evaluation_arguments, scale_models.run_evaluation
+    ),
 }
 
 

@@ -28,6 +28,16 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
     extraction = report["sections"]["extraction"]
     if "skipped" not in extraction:  # the audio extra is installed
         assert extraction["rows"][0]["x_real_time"] > 0
+    training = report["sections"]["training"]["rows"]
+    assert {r["model"] for r in training} == set(scale.scale_models.TRAINING_MODELS)
+    assert all(r["examples_per_s"] > 0 and r["macs_per_example"] > 0 for r in training)
+    neumf = next(r for r in training if r["model"] == "neumf")
+    assert neumf["x_neumf_examples"] == 1 and neumf["x_neumf_arithmetic"] == 1
+    coat = next(r for r in training if r["model"] == "coat")
+    assert coat["macs_by_part"]["attention"] > 0
+    evaluation = report["sections"]["evaluation"]["rows"]
+    assert [r["model"] for r in evaluation] == list(scale.scale_models.EVALUATION_MODELS)
+    assert all(r["full_users_per_s"] > 0 and r["matmul_floor_s"] > 0 for r in evaluation)
     markdown = (out / "scale.md").read_text()
     for section in report["sections"].values():
         assert f"## {section['title']}" in markdown
@@ -48,3 +58,18 @@ def test_a_failing_section_is_recorded_and_the_others_run(tmp_path):
     assert "no audio files" in extraction["error"]
     assert report["sections"]["matmul"]["rows"][0]["best_gmac_per_s"] > 0
     assert "Failed:" in (tmp_path / "scale.md").read_text()
+
+
+def test_macs_per_example_follow_the_layer_shapes():
+    from coat_tf.config import ModelConfig
+    from coat_tf.models.registry import build_model
+
+    config = ModelConfig(num_users=10, num_songs=20, num_chords=25, embedding_size=64)
+    coat = scale.scale_models.macs_per_example(build_model("coat", config), config)
+    # tower 128 -> 256 -> 128 -> 64 -> 1; attention d_u A + L A + V d
+    assert coat["dense"] == 128 * 256 + 256 * 128 + 128 * 64 + 64
+    assert coat["attention"] == 64 * 64 + 100 * 64 + 25 * 64
+    assert coat["gmf"] == 64
+    neumf = scale.scale_models.macs_per_example(build_model("neumf", config), config)
+    # NCF's MLP on [4F; 4F] embeddings: 512 -> 256 -> 128 -> 64, then [64; 64] -> 1
+    assert neumf["dense"] == 512 * 256 + 256 * 128 + 128 * 64 + 128
