@@ -198,12 +198,14 @@ def full_catalogue_tfrs(
     users = np.asarray(users, dtype=np.int32)
     positives = np.asarray(positives, dtype=np.int32)
     ranks = np.full(len(users), k, dtype=np.int64)  # "not in the top k" unless found below
+    excluded = [np.setdiff1d(exclude[i], positives[i]) for i in range(len(users))]
+    # one width for every batch (padded with -1, no song): one trace of TFRS's query, not one
+    # per batch
+    width = max([1, *(len(songs) for songs in excluded)])
     for start in range(0, len(users), batch):
         stop = min(start + batch, len(users))
-        rows = [np.setdiff1d(exclude[i], positives[i]) for i in range(start, stop)]
-        width = max(1, max(len(r) for r in rows))
         exclusions = np.full((stop - start, width), -1, dtype=np.int32)
-        for row, songs in enumerate(rows):
+        for row, songs in enumerate(excluded[start:stop]):
             exclusions[row, : len(songs)] = songs
         query = tf.gather(queries, users[start:stop])
         _, top = index.query_with_exclusions(query, tf.constant(exclusions), k=k)
