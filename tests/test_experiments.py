@@ -179,6 +179,11 @@ def test_report_marks_the_best_mean_and_counts_seeds() -> None:
     assert (mean, count) == (pytest.approx(0.31), 2) and spread == pytest.approx(0.0141421, 1e-4)
     text = markdown("table1", rows, "T")
     assert "| coat | **0.3100 ± 0.0141** |" in text and "| gmf | 0.2300 ± 0.0424 |" in text
+    # one run has no spread to show; a model short of seeds says how many it has
+    text = markdown("table1", rows[:3], "T")
+    assert "| coat | **0.3100 ± 0.0141** |" in text and "| gmf | 0.2000 (1 seed) |" in text
+    text = markdown("table1", rows[:2], "T")
+    assert "| coat | **0.3000** |" in text and "±" not in text.split("##")[1]
 
 
 def test_missing_content_stops_before_any_run(tmp_path, capsys) -> None:

@@ -58,8 +58,8 @@ def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> s
         lines += [note, ""]
     lines += [
         f"Mean ± standard deviation over seeds {', '.join(map(str, seeds))} "
-        f"({len(rows)} runs); the best mean of each column in bold. Every figure is on the "
-        "test split, with the epoch chosen on validation NDCG@10.",
+        f"({len(rows)} runs; one run: its figure alone); the best mean of each column in "
+        "bold. Every figure is on the test split, with the epoch chosen on validation NDCG@10.",
         "",
     ]
     for metric, label in METRICS:
@@ -78,9 +78,9 @@ def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> s
                     cells.append("")
                     continue
                 mean, spread, count = table[(model, f)]
-                cell = f"{mean:.4f} ± {spread:.4f}"
+                cell = f"{mean:.4f}" if count == 1 else f"{mean:.4f} ± {spread:.4f}"
                 if count < len(seeds):
-                    cell += f" ({count} seeds)"
+                    cell += f" ({count} seed{'s' if count > 1 else ''})"
                 cells.append(f"**{cell}**" if mean == best[f] else cell)
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
