@@ -42,6 +42,7 @@ from coat_tf.models import (
 )
 from coat_tf.models.recommender import Recommender
 from coat_tf.models.wmf import confidence_matrix
+from coat_tf.runs import TRAINED_FILE
 from coat_tf.trained import RunError, best_factors_path, load_keras_model
 
 WMF_STATE = "wmf_state.npz"
@@ -106,6 +107,11 @@ def fit_keras(
     train = run.train
     chief = distribute.is_chief()
     own_dir = run_dir if chief else run_dir / f".{distribute.worker_name()}.partial"
+    trained = _read_trained(run_dir)
+    if trained is not None:  # training ended before a kill: evaluate its best weights
+        model = spec.build(run.model)
+        model.load_weights(str(BestWeights(run_dir).weights_prefix)).expect_partial()
+        return spec.wrap(model, run.model, tables), trained
     with strategy.scope():
         model = spec.build(run.model)
         if train.pretrain_gmf:
@@ -173,12 +179,27 @@ def fit_keras(
     if best.exists():
         model.load_weights(str(best.weights_prefix)).expect_partial()
     examples = epochs_run * len(data.train) * (1 + train.negatives)
-    return recommender, {
+    figures = {
         "best": best.best,
         "epochs": epochs_run,
         "train_seconds": seconds,
         "examples_per_second": examples / max(seconds, 1e-9),
     }
+    if chief and best.exists():
+        atomic_write_text(run_dir / TRAINED_FILE, json.dumps(figures, indent=2) + "\n")
+    return recommender, figures
+
+
+def _read_trained(run_dir: Path) -> dict | None:
+    """The figures of a finished training (``trained.json``) whose best weights are there."""
+    path = run_dir / TRAINED_FILE
+    if not path.is_file() or not BestWeights(run_dir).exists():
+        return None
+    try:
+        figures = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path}: unreadable ({error}); delete it to train again") from None
+    return figures
 
 
 def _pretrain(model: tf.keras.Model, run: RunConfig) -> None:

@@ -8,7 +8,8 @@ States of a run folder (``python -m coat_tf.train --run-dir DIR``):
   without ``--resume`` moves the failed run's files into ``failed-<time>/`` inside the folder
   and starts afresh; ``--resume`` continues from its last finished epoch.
 - **unfinished**: ``config.json`` but neither of the above: the run was killed. With saved
-  progress (a backup or best weights) only ``--resume`` continues it, so a typing slip cannot
+  progress (a backup, best weights, or ``trained.json``: training had ended and the evaluation
+  was killed) only ``--resume`` continues it, so a typing slip cannot
   wipe hours of training; without any, a new run simply starts over.
 """
 
@@ -22,11 +23,15 @@ from coat_tf.failures import FAILURE_FILE
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+#: Written when training ends (before the test evaluation): a run killed after it resumes
+#: with its best weights and goes straight to the evaluation.
+TRAINED_FILE = "trained.json"
 #: What a run writes into its folder (moved aside together when a failed run is replaced).
 RUN_FILES = (
     CONFIG_FILE,
     METRICS_FILE,
     FAILURE_FILE,
+    TRAINED_FILE,
     "best.json",
     "best",
     "backup",
@@ -57,7 +62,9 @@ def has_progress(run_dir: str | Path) -> bool:
     """Whether a killed run left anything ``--resume`` can continue from."""
     run_dir = Path(run_dir)
     backup = run_dir / "backup"
-    return (run_dir / "best.json").is_file() or (backup.is_dir() and any(backup.rglob("*")))
+    if (run_dir / TRAINED_FILE).is_file() or (run_dir / "best.json").is_file():
+        return True
+    return backup.is_dir() and any(backup.rglob("*"))
 
 
 def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:

@@ -158,6 +158,24 @@ def test_resume_continues_a_killed_run(tiny: Path, tmp_path: Path) -> None:
     assert not (run_dir / "failure.json").exists()
 
 
+def test_a_run_killed_after_training_is_only_evaluated_on_resume(tiny: Path, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", *FAST, "--no-xla"]
+    assert main(argv) == 0
+    first = json.loads((run_dir / "metrics.json").read_text())
+    trained = json.loads((run_dir / "trained.json").read_text())
+    assert trained["epochs"] == first["epochs"] == 2
+    # a kill during the test evaluation: training ended (its backup is gone), no metrics yet
+    (run_dir / "metrics.json").unlink()
+    assert not list((run_dir / "backup").rglob("*"))
+    assert main(["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]) == 0
+    again = json.loads((run_dir / "metrics.json").read_text())
+    assert again["epochs"] == 2 and again["train_seconds"] == first["train_seconds"]
+    for split in ("sampled", "full_catalogue"):  # the same best weights, evaluated again
+        for name in ("hr", "ndcg"):
+            assert again["test"][split][name] == pytest.approx(first["test"][split][name])
+
+
 def test_two_replicas_with_mirrored_strategy(tiny: Path, tmp_path: Path) -> None:
     argv = ["--data", str(tiny), "--run-dir", str(tmp_path / "run"), "--no-export"]
     code = (
