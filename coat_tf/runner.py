@@ -166,7 +166,8 @@ def fit_keras(
         verbose=2 if verbose else 0,
     )
     seconds = time.perf_counter() - started
-    epochs_run = len(history.history.get("loss", []))
+    epochs_run = len(history.history.get("loss", []))  # in this process
+    epochs = history.epoch[-1] + 1 if history.epoch else epochs_run  # a resumed run's too
     if distribute.is_multi_worker(strategy):
         # after training the workers part: the chief scores and exports a copy of the model
         # built outside the strategy, so that nothing waits on the others' collective ops
@@ -181,7 +182,8 @@ def fit_keras(
     examples = epochs_run * len(data.train) * (1 + train.negatives)
     figures = {
         "best": best.best,
-        "epochs": epochs_run,
+        "epochs": epochs,
+        "epochs_this_process": epochs_run,
         "train_seconds": seconds,
         "examples_per_second": examples / max(seconds, 1e-9),
     }

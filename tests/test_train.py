@@ -150,7 +150,8 @@ def test_resume_continues_a_killed_run(tiny: Path, tmp_path: Path) -> None:
     # the run's own config.json supplies the settings: only the folder is needed to resume
     assert main(["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert 1 <= metrics["epochs"] < 4  # only the epochs left were run
+    assert 1 <= metrics["epochs_this_process"] < 4  # only the epochs left were run
+    assert metrics["epochs"] > metrics["epochs_this_process"]  # counted from the run's start
     assert json.loads((run_dir / "best.json").read_text())["epoch"] <= 4
     assert 0 <= metrics["test"]["sampled"]["ndcg"] <= metrics["test"]["sampled"]["hr"] <= 1
     leftovers = [p for p in run_dir.rglob("*") if p.name.startswith(".") or "_temp" in p.name]
