@@ -266,7 +266,7 @@ def run_evaluation(args: argparse.Namespace) -> dict:
                 "sampled_users_per_s": round(max(sampled), 1),
                 "all_users_projected_s": round(projected, 1),
                 "macs_per_pair": tower,
-                "matmul_floor_s": round(floor, 1),
+                "matmul_floor_s": round(floor, 3),
                 "x_floor": round(projected / floor, 2),
             }
         )
