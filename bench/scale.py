@@ -69,15 +69,7 @@ def run_matmul(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
     n = args.matmul_size or (256 if args.tiny else 4096)
-    a = tf.random.stateless_uniform((n, n), seed=[0, 1], dtype=tf.float32)
-    b = tf.random.stateless_uniform((n, n), seed=[0, 2], dtype=tf.float32)
-    float(tf.matmul(a, b)[0, 0])  # warm-up: kernel selection, thread pool start
-    seconds, cpu = [], []
-    for _ in range(args.matmul_repeats):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        float(tf.matmul(a, b)[0, 0])  # reading one element waits for the product
-        seconds.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - cpu_started)
+    seconds, cpu = scale_models.time_matmul(n, args.matmul_repeats)
     macs = n**3
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
     return {

@@ -285,19 +285,26 @@ def run_evaluation(args: argparse.Namespace) -> dict:
     }
 
 
-def _matmul_rate(n: int) -> float:
-    """Multiply-adds per second of the best of three ``n x n`` float32 products."""
+def time_matmul(n: int, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``repeats`` ``n x n`` float32 products, after a warm-up."""
     import tensorflow as tf
 
-    a = tf.random.stateless_uniform((n, n), seed=[0, 1])
-    b = tf.random.stateless_uniform((n, n), seed=[0, 2])
-    float(tf.matmul(a, b)[0, 0])
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        float(tf.matmul(a, b)[0, 0])
-        best = min(best, time.perf_counter() - started)
-    return n**3 / best
+    a = tf.random.stateless_uniform((n, n), seed=[0, 1], dtype=tf.float32)
+    b = tf.random.stateless_uniform((n, n), seed=[0, 2], dtype=tf.float32)
+    float(tf.matmul(a, b)[0, 0])  # warm-up: kernel selection, thread pool start
+    seconds, cpu = [], []
+    for _ in range(repeats):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        float(tf.matmul(a, b)[0, 0])  # reading one element waits for the product
+        seconds.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+    return seconds, cpu
+
+
+def _matmul_rate(n: int) -> float:
+    """Multiply-adds per second of the best of three ``n x n`` float32 products."""
+    seconds, _ = time_matmul(n, 3)
+    return n**3 / min(seconds)
 
 
 def _peak_rss_mib() -> int:
