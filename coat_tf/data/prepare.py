@@ -337,23 +337,17 @@ def prepare(
         )
     interacted = splits.interacted(indexed, len(user_ids))
     num_songs = len(song_ids)
-    valid_c = splits.sample_candidates(
-        valid["user"].to_numpy(),
-        valid["song"].to_numpy(),
-        interacted,
-        num_songs,
-        config.eval_negatives,
-        [config.seed, 0],
-    )
-    if raw.test_negatives is None:
-        test_c = splits.sample_candidates(
-            test["user"].to_numpy(),
-            test["song"].to_numpy(),
-            interacted,
-            num_songs,
-            config.eval_negatives,
-            [config.seed, 1],
+
+    def sample(split: pd.DataFrame, stream: int) -> splits.Candidates:
+        users, songs = split["user"].to_numpy(), split["song"].to_numpy()
+        negatives = config.eval_negatives
+        return splits.sample_candidates(
+            users, songs, interacted, num_songs, negatives, [config.seed, stream]
         )
+
+    valid_c = sample(valid, 0)
+    if raw.test_negatives is None:
+        test_c = sample(test, 1)
     else:
         test_c = _given_candidates(test, raw, user_ids, song_index)
     mfcc = mfcc_table(song_ids, audio, cache_dir, workers, progress) if config.mfcc else None
