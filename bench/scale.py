@@ -16,7 +16,9 @@ Sections (``--sections``; each is a function of the parsed options that returns 
 - ``training``: training examples per second and multiply-adds per second of every Keras model
   at predictive factors 8 to 64, as ratios to NeuMF (:mod:`bench.scale_models`);
 - ``evaluation``: full-catalogue and sampled scoring in users per second, projected to all the
-  paper's users, beside the matrix-product floor (:mod:`bench.scale_models`).
+  paper's users, beside the matrix-product floor (:mod:`bench.scale_models`);
+- ``profile``: a ``tf.profiler`` trace of COAT's and NeuMF's training steps, summarised by part
+  (attention, tower, embeddings, optimizer; forward and backward) (:mod:`bench.scale_profile`).
 
 A section returns ``{"title": str, "rows": [dict, ...], "notes": [str, ...], ...}``; ``rows``
 becomes a markdown table (columns: the union of the rows' keys, in order of appearance). With
@@ -45,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import scale_models, scale_prepare
+from bench import scale_models, scale_prepare, scale_profile
 from coat_tf.fileio import atomic_write_text  # (coat_tf first: it selects legacy Keras)
 
 
@@ -208,6 +210,7 @@ SECTIONS: dict[str, Section] = {
     "evaluation": Section(
         "Evaluation speed", scale_models.add_evaluation_arguments, scale_models.run_evaluation
     ),
+    "profile": Section("Training step profile", scale_profile.add_arguments, scale_profile.run),
 }
 
 

@@ -70,7 +70,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--evaluation-rounds", type=int, default=2, help="keep the best of")
 
 
-def _config(args: argparse.Namespace, factors: int):  # noqa: ANN202
+def model_config(args: argparse.Namespace, factors: int):  # noqa: ANN202
     from coat_tf.config import ModelConfig
 
     if args.tiny:
@@ -92,7 +92,7 @@ def _build(name: str, config):  # noqa: ANN001, ANN202
     return build_model(name, config)
 
 
-def _batches(config, names: list[str], batch_size: int, count: int) -> dict:  # noqa: ANN001
+def batches(config, names: list[str], batch_size: int, count: int) -> dict:  # noqa: ANN001
     """``count`` random batches stacked on a leading axis: the inputs any of ``names`` read."""
     from coat_tf.schema import CHORD_IDS, MFCC, SONG_ID, USER_ID
 
@@ -110,6 +110,23 @@ def _batches(config, names: list[str], batch_size: int, count: int) -> dict:  # 
         features[MFCC] = rng.standard_normal((*shape, *frames)).astype(np.float32)
     labels = (rng.random(shape) < 0.2).astype(np.float32)
     return {"features": features, "labels": labels}
+
+
+def compiled(name: str, config, data: dict, xla: bool) -> tuple:  # noqa: ANN001
+    """``(model, dataset)``: the model compiled as the package trains it, warmed up on
+    ``data`` (from :func:`batches`), and the endless dataset of those batches."""
+    import tensorflow as tf
+
+    model = _build(name, config)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(1e-3),
+        loss=tf.keras.losses.BinaryCrossentropy(),
+        jit_compile=xla,
+    )
+    inputs = {k: v for k, v in data["features"].items() if k in model.input_names}
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, data["labels"])).repeat()
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace, warm up
+    return model, dataset
 
 
 def macs_per_example(model, config) -> dict[str, int]:  # noqa: ANN001
@@ -159,21 +176,12 @@ def run_training(args: argparse.Namespace) -> dict:
     xla = TrainConfig.jit_compile and not (args.no_xla or args.tiny)  # XLA compiles for minutes
     rows = []
     for size in factors:
-        config = _config(args, size)
-        data = _batches(config, names, batch_size, count)
+        config = model_config(args, size)
+        data = batches(config, names, batch_size, count)
         models, runs = {}, {}
         for name in names:
             tf.keras.backend.clear_session()
-            model = _build(name, config)
-            model.compile(
-                optimizer=tf.keras.optimizers.Adam(1e-3),
-                loss=tf.keras.losses.BinaryCrossentropy(),
-                jit_compile=xla,
-            )
-            inputs = {k: v for k, v in data["features"].items() if k in model.input_names}
-            dataset = tf.data.Dataset.from_tensor_slices((inputs, data["labels"])).repeat()
-            model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # trace, warm up
-            models[name] = (model, dataset)
+            models[name] = compiled(name, config, data, xla)
             runs[name] = []
         for _ in range(rounds):
             for name, (model, dataset) in models.items():
@@ -224,7 +232,7 @@ def run_evaluation(args: argparse.Namespace) -> dict:
     names = list(args.evaluation_models or EVALUATION_MODELS)
     size = args.evaluation_factors or (8 if args.tiny else 64)
     timed = args.evaluation_users or (16 if args.tiny else 512)
-    config = _config(args, size)
+    config = model_config(args, size)
     rng = np.random.default_rng(0)
     tables = {CHORD_IDS: rng.integers(0, config.num_chords, (config.num_songs, 100), np.int32)}
     floor_rate = _matmul_rate(256 if args.tiny else 4096)

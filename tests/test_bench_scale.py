@@ -38,6 +38,12 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
     evaluation = report["sections"]["evaluation"]["rows"]
     assert [r["model"] for r in evaluation] == list(scale.scale_models.EVALUATION_MODELS)
     assert all(r["full_users_per_s"] > 0 and r["matmul_floor_s"] > 0 for r in evaluation)
+    profile = report["sections"]["profile"]["rows"]
+    assert {r["model"] for r in profile} == set(scale.scale_profile.PROFILE_MODELS)
+    coat_parts = {r["part"]: r["ms_per_step"] for r in profile if r["model"] == "coat"}
+    assert coat_parts["attention"] > 0 and coat_parts["attention, backward"] > 0
+    assert "optimizer" in coat_parts and "tower" in coat_parts
+    assert list((out / "profile" / "coat").glob("plugins/profile/*/*.xplane.pb"))
     markdown = (out / "scale.md").read_text()
     for section in report["sections"].values():
         assert f"## {section['title']}" in markdown
@@ -73,3 +79,34 @@ def test_macs_per_example_follow_the_layer_shapes():
     neumf = scale.scale_models.macs_per_example(build_model("neumf", config), config)
     # NCF's MLP on [4F; 4F] embeddings: 512 -> 256 -> 128 -> 64, then [64; 64] -> 1
     assert neumf["dense"] == 512 * 256 + 256 * 128 + 128 * 64 + 128
+
+
+def test_op_names_are_put_in_parts():
+    parts = {"chord_attention": "attention", "tower": "tower", "gmf": "embeddings"}
+    part_of = scale.scale_profile.part_of
+    assert part_of("coat/chord_attention/GatherV2", parts) == "attention"
+    assert part_of("gradient_tape/coat/tower/hidden_0/MatMul", parts) == "tower, backward"
+    assert part_of("Adam/AssignAddVariableOp_3", parts) == "optimizer"
+    assert part_of("binary_crossentropy/logistic_loss/mul", parts) == "loss and other"
+    assert part_of("coat/unknown_layer/add", parts) == "loss and other"
+
+
+def test_an_xla_trace_is_mapped_back_to_the_layers(tmp_path):
+    """With XLA the trace holds compiled kernels, not TensorFlow ops: they are attributed to
+    layers through the HLO module stored in the trace."""
+    import argparse
+
+    import tensorflow as tf
+
+    models = scale.scale_models
+    config = models.model_config(argparse.Namespace(tiny=True), 8)
+    data = models.batches(config, ["coat"], 64, 2)
+    model, dataset = models.compiled("coat", config, data, xla=True)
+    tf.profiler.experimental.start(str(tmp_path))
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+    tf.profiler.experimental.stop()
+    profile = scale.scale_profile
+    by_part, by_kernel = profile.summarise(profile.trace_file(tmp_path), profile.layer_parts(model))
+    assert by_part["attention"] > 0 and by_part["attention, backward"] > 0
+    assert by_part["tower"] > 0 and by_part["optimizer"] > 0
+    assert any("chord_attention" in kernel for kernel in by_kernel)  # kernels name their ops
