@@ -170,6 +170,19 @@ def build_neumf_audio_model(config: ModelConfig, kind: str) -> tf.keras.Model:
     return tf.keras.Model(inputs=inputs, outputs=probability, name=f"neumf_{kind}")
 
 
+def every_pair(users: tf.Tensor, songs: tf.Tensor) -> tf.Tensor:
+    """``[N, a], [S, b] -> [N S, a + b]``: ``[users[n]; songs[s]]`` for every pair, user-major."""
+    grid = [tf.shape(users)[0], tf.shape(songs)[0]]
+    wide = tf.concat(
+        [
+            tf.broadcast_to(users[:, None, :], [*grid, users.shape[-1]]),
+            tf.broadcast_to(songs[None, :, :], [*grid, songs.shape[-1]]),
+        ],
+        axis=-1,
+    )
+    return tf.reshape(wide, [-1, users.shape[-1] + songs.shape[-1]])
+
+
 class AudioRecommender(KerasRecommender):
     """The scoring interface of NeuMF+CNN and NeuMF+LSTM.
 
@@ -206,6 +219,33 @@ class AudioRecommender(KerasRecommender):
         self.tower = model.get_layer(MLP_TOWER_LAYER)
         self.encoder = model.get_layer(ENCODER_LAYER)
         self.prediction = model.get_layer(PREDICTION_LAYER)
+
+    def score_all(self, user_ids: tf.Tensor) -> tf.Tensor:
+        """Every catalogue song for each user: ``[N] -> [N, num_songs]``.
+
+        ``song_chunk`` songs at a time: the chunk's MFCCs are encoded once (``[S, c]``), then
+        its ``N x S`` pairs are scored from the content vectors,
+        ``sigmoid(h^T [P_g[u] * Q_g[s]; tower([P_m[u]; Q_m[s]; content_s])] + b)``. The generic
+        pairwise path encoded each song again for every user (``N`` times the encoder's work
+        and an ``[N S, T, n]`` MFCC tensor). Songs are encoded on every call: the weights may
+        have changed since the last one (evaluation during training).
+        """
+        user_ids = tf.cast(user_ids, tf.int32)
+        gmf_users = tf.gather(self.gmf.user_embeddings, user_ids)  # [N, F]
+        mlp_users = tf.gather(self.mlp_users, user_ids)  # [N, 4F]
+        num_users = tf.shape(user_ids)[0]
+        parts = []
+        for start in range(0, self.num_songs, self.song_chunk):
+            stop = min(start + self.song_chunk, self.num_songs)
+            songs = tf.range(start, stop)
+            content = self.encoder(tf.gather(self.tables[MFCC], songs), training=False)  # [S, c]
+            grid = [num_users, stop - start]
+            song_gmf = tf.gather(self.gmf.song_embeddings, songs)
+            gmf_out = tf.reshape(gmf_users[:, None, :] * song_gmf[None], [-1, song_gmf.shape[-1]])
+            songs_mlp = tf.concat([tf.gather(self.mlp_songs, songs), content], axis=-1)
+            mlp_out = mlp_path(self.tower, [every_pair(mlp_users, songs_mlp)])
+            parts.append(tf.reshape(predict(self.prediction, [gmf_out, mlp_out]), grid))
+        return tf.concat(parts, axis=1)
 
     def score_new_songs(self, user_ids: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
         user_ids = tf.cast(user_ids, tf.int32)
