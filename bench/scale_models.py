@@ -40,6 +40,7 @@ PAPER_USERS = 30_753
 PAPER_SONGS = 10_000
 TRAINING_MODELS = ("coat", "coat-concat", "neumf", "gmf", "mlp", "neumf-cnn", "neumf-lstm")
 EVALUATION_MODELS = ("coat", "neumf", "gmf")
+AUDIO_MODELS = ("neumf-cnn", "neumf-lstm")
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,8 +63,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("evaluation section")
     group.add_argument(
-        "--evaluation-models", nargs="+", choices=EVALUATION_MODELS, metavar="MODEL",
-        help=f"models (default {' '.join(EVALUATION_MODELS)})",
+        "--evaluation-models", nargs="+", choices=EVALUATION_MODELS + AUDIO_MODELS,
+        metavar="MODEL", help=f"models (default {' '.join(EVALUATION_MODELS)}; also "
+        f"{' '.join(AUDIO_MODELS)})",
     )  # fmt: skip
     group.add_argument("--evaluation-factors", type=int, help="default 64")
     group.add_argument("--evaluation-users", type=int, help="users timed (default 512)")
@@ -227,7 +229,7 @@ def run_evaluation(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
     from coat_tf.models.registry import get_spec
-    from coat_tf.schema import CHORD_IDS
+    from coat_tf.schema import CHORD_IDS, MFCC
 
     names = list(args.evaluation_models or EVALUATION_MODELS)
     size = args.evaluation_factors or (8 if args.tiny else 64)
@@ -235,6 +237,9 @@ def run_evaluation(args: argparse.Namespace) -> dict:
     config = model_config(args, size)
     rng = np.random.default_rng(0)
     tables = {CHORD_IDS: rng.integers(0, config.num_chords, (config.num_songs, 100), np.int32)}
+    if any(name in AUDIO_MODELS for name in names):
+        frames = (config.mfcc_steps, config.mfcc_coefficients)
+        tables[MFCC] = rng.standard_normal((config.num_songs, *frames)).astype(np.float32)
     floor_rate = _matmul_rate(256 if args.tiny else 4096)
     users = tf.constant(np.arange(timed, dtype=np.int32) % config.num_users)
     rows = []
@@ -242,7 +247,9 @@ def run_evaluation(args: argparse.Namespace) -> dict:
         tf.keras.backend.clear_session()
         spec = get_spec(name)
         model = spec.build(config)
-        recommender = spec.wrap(model, config, tables if spec.content == CHORD_IDS else {})
+        recommender = spec.wrap(
+            model, config, {spec.content: tables[spec.content]} if spec.content else {}
+        )
         score_all = tf.function(
             recommender.score_all, input_signature=[tf.TensorSpec([None], tf.int32)]
         )
@@ -262,7 +269,8 @@ def run_evaluation(args: argparse.Namespace) -> dict:
             recommender.score_pairs(pair_users, pair_songs).numpy()
             sampled.append(timed / (time.perf_counter() - started))
         macs = macs_per_example(model, config)
-        tower = macs["total"] - macs["attention"]  # what every pair pays (attention: per user)
+        # what every pair pays (COAT's attention scorer is per user and chord, an encoder per song)
+        tower = macs["total"] - macs["attention"] - macs["audio"]
         pairs = PAPER_USERS * config.num_songs
         projected = PAPER_USERS / max(full)
         floor = pairs * tower / floor_rate
