@@ -17,6 +17,8 @@ Sections (``--sections``; each is a function of the parsed options that returns 
   at predictive factors 8 to 64, as ratios to NeuMF (:mod:`bench.scale_models`);
 - ``evaluation``: full-catalogue and sampled scoring in users per second, projected to all the
   paper's users, beside the matrix-product floor (:mod:`bench.scale_models`);
+- ``pipeline``: the tf.data training input's examples per second on a prepared data set of the
+  paper's shape, beside the models it feeds (:mod:`bench.scale_pipeline`);
 - ``profile``: a ``tf.profiler`` trace of COAT's and NeuMF's training steps, summarised by part
   (attention, tower, embeddings, optimizer; forward and backward) (:mod:`bench.scale_profile`).
 
@@ -47,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import scale_models, scale_prepare, scale_profile
+from bench import scale_models, scale_pipeline, scale_prepare, scale_profile
 from coat_tf.fileio import atomic_write_text  # (coat_tf first: it selects legacy Keras)
 
 
@@ -210,6 +212,7 @@ SECTIONS: dict[str, Section] = {
     "evaluation": Section(
         "Evaluation speed", scale_models.add_evaluation_arguments, scale_models.run_evaluation
     ),
+    "pipeline": Section("Training input", scale_pipeline.add_arguments, scale_pipeline.run),
     "profile": Section("Training step profile", scale_profile.add_arguments, scale_profile.run),
 }
 

@@ -38,6 +38,13 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
     evaluation = report["sections"]["evaluation"]["rows"]
     assert [r["model"] for r in evaluation] == list(scale.scale_models.EVALUATION_MODELS)
     assert all(r["full_users_per_s"] > 0 and r["matmul_floor_s"] > 0 for r in evaluation)
+    pipeline = {r["what"]: r for r in report["sections"]["pipeline"]["rows"]}
+    assert pipeline["input alone (chords)"]["examples_per_s"] > 0
+    assert pipeline["input alone (ids)"]["examples_per_s"] > 0
+    for name in scale.scale_pipeline.PIPELINE_MODELS:
+        row = pipeline[f"{name}, d = 8"]
+        assert row["examples_per_s"] > 0 and row["in_memory_examples_per_s"] > 0
+        assert row["x_model"] > 0
     profile = report["sections"]["profile"]["rows"]
     assert {r["model"] for r in profile} == set(scale.scale_profile.PROFILE_MODELS)
     coat_parts = {r["part"]: r["ms_per_step"] for r in profile if r["model"] == "coat"}
