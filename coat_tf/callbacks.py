@@ -1,5 +1,5 @@
 """Training callbacks: a guard against a diverged loss, validation ranking metrics each epoch,
-and the best weights kept on disk."""
+the best weights kept on disk, and (on request) test ranking metrics each epoch."""
 
 from __future__ import annotations
 
@@ -151,3 +151,57 @@ class BestWeights(tf.keras.callbacks.Callback):
         shutil.rmtree(old, ignore_errors=True)
         self.best = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")
+
+
+class TestEveryEpoch(tf.keras.callbacks.Callback):
+    """NCF's epoch rule, for comparison only: sampled test HR and NDCG after every epoch.
+
+    NCF's reference code evaluates the test split after each epoch and reports the best
+    figures over the epochs, so the epoch is chosen on the test split. This package chooses it
+    on validation; with ``TrainConfig.test_every_epoch`` a run also records the test figures of
+    every epoch, so that the share of a gap to published figures that comes from that rule can
+    be measured. Nothing reads them to train, stop or keep weights: put this callback after
+    the early stopping and the best checkpoint. They are added to the logs as
+    ``test_hr_each_epoch`` and ``test_ndcg_each_epoch`` (TensorBoard shows them) and kept in
+    ``FILE`` (``{"<epoch>": {"hr": ..., "ndcg": ...}}``, epochs from 1), which a resumed run
+    adds to.
+    """
+
+    FILE = "test_each_epoch.json"
+
+    def __init__(
+        self,
+        recommender: Recommender,
+        users: np.ndarray,
+        items: np.ndarray,
+        k: int,
+        folder: str | Path | None,
+    ) -> None:
+        super().__init__()
+        self.recommender, self.users, self.items, self.k = recommender, users, items, k
+        self.folder = None if folder is None else Path(folder)
+
+    @classmethod
+    def read(cls, folder: Path) -> dict[str, dict[str, float]]:
+        path = Path(folder) / cls.FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @classmethod
+    def summary(cls, folder: Path) -> dict | None:
+        """``{"epochs": {...}, "best_by_test": {"epoch", "hr", "ndcg"}}``, or None if nothing
+        was recorded: the best epoch by test NDCG, as NCF's code reports it."""
+        epochs = cls.read(folder)
+        if not epochs:
+            return None
+        epoch, best = max(epochs.items(), key=lambda item: item[1]["ndcg"])
+        return {"epochs": epochs, "best_by_test": {"epoch": int(epoch), **best}}
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        result = evaluation.sampled(self.recommender, self.users, self.items, k=self.k)
+        if logs is not None:
+            logs["test_hr_each_epoch"] = result.hr
+            logs["test_ndcg_each_epoch"] = result.ndcg
+        if self.folder is not None:
+            epochs = self.read(self.folder)
+            epochs[str(epoch + 1)] = {"hr": float(result.hr), "ndcg": float(result.ndcg)}
+            atomic_write_text(self.folder / self.FILE, json.dumps(epochs, indent=2) + "\n")

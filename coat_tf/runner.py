@@ -26,6 +26,7 @@ from coat_tf import distribute, evaluation
 from coat_tf.callbacks import (
     BestWeights,
     StopOnNonFiniteLoss,
+    TestEveryEpoch,
     ValidationRanking,
     check_finite_weights,
 )
@@ -147,8 +148,12 @@ def fit_keras(
         tf.keras.callbacks.EarlyStopping(
             monitor="val_ndcg", mode="max", patience=train.early_stopping_patience
         ),
-        tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0),
     ]
+    if train.test_every_epoch:  # after the early stopping and the best weights: never chooses
+        users, items = data.test.users, data.test.items
+        folder = run_dir if chief else None
+        callbacks.append(TestEveryEpoch(recommender, users, items, train.top_k, folder))
+    callbacks.append(tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0))
     attention = (
         _attention_callback(recommender, data, tensorboard_dir, train.seed)
         if inspect and chief
@@ -350,6 +355,11 @@ def train_and_evaluate(
     strategy = strategy or tf.distribute.get_strategy()
     if spec.trainer == "als" and distribute.is_multi_worker(strategy):
         raise RunError(f"{run.model_name} trains by ALS on one machine; unset TF_CONFIG")
+    if run.train.test_every_epoch and (spec.trainer == "als" or not evaluate_on_test):
+        raise RunError(
+            "test_every_epoch evaluates the test split after each epoch of a Keras model: "
+            + ("WMF has no epochs" if spec.trainer == "als" else "a search never reads test")
+        )
     if spec.trainer == "als":
         recommender, fit = fit_wmf(run, data, run_dir, verbose)
     else:
@@ -371,6 +381,8 @@ def train_and_evaluate(
     }
     if evaluate_on_test and distribute.is_chief():
         metrics["test"] = evaluate_test(recommender, data, run.train.top_k, full_catalogue)
+        if run.train.test_every_epoch:
+            metrics["test_every_epoch"] = TestEveryEpoch.summary(run_dir)
         if export_dir is not None:
             from coat_tf.export import export_model
 

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not compile the training step with XLA",
     )
     parser.add_argument(
+        "--test-every-epoch",
+        action="store_const",
+        const=True,
+        help="also record sampled test HR/NDCG after every epoch (NCF's epoch rule, for "
+        "comparison: never used to choose the epoch)",
+    )
+    parser.add_argument(
         "--pretrain-gmf", metavar="RUN", help="NeuMF only: start from this GMF run's weights"
     )
     parser.add_argument(
@@ -136,6 +143,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         "jit_compile": args.jit_compile,
         "pretrain_gmf": args.pretrain_gmf,
         "pretrain_mlp": args.pretrain_mlp,
+        "test_every_epoch": args.test_every_epoch,
     }
     train = dataclasses.replace(
         run.train, **{k: v for k, v in train_overrides.items() if v is not None}

@@ -198,3 +198,30 @@ def test_two_replicas_with_mirrored_strategy(tiny: Path, tmp_path: Path) -> None
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["replicas"] == 2
     assert metrics["epochs"] == 2
+
+
+def test_test_every_epoch_records_figures_that_choose_nothing(tiny: Path, tmp_path: Path) -> None:
+    """NCF's epoch rule as a measurement: test figures after every epoch, beside (not instead
+    of) the epoch chosen on validation."""
+    run_dir = tmp_path / "run"
+    argv = ["--data", str(tiny), "--model", "gmf", "--run-dir", str(run_dir), "--no-export"]
+    options = ["--epochs", "3", "--patience", "5", "--batch-size", "256", "--quiet"]
+    assert main([*argv, *options, "--embedding-size", "8", "--test-every-epoch"]) == 0
+    epochs = json.loads((run_dir / "test_each_epoch.json").read_text())
+    assert sorted(epochs) == ["1", "2", "3"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    best = metrics["test_every_epoch"]["best_by_test"]
+    assert best["ndcg"] == max(e["ndcg"] for e in epochs.values())
+    assert best == {"epoch": best["epoch"], **epochs[str(best["epoch"])]}
+    # the reported test figures are those of the epoch chosen on validation
+    chosen = epochs[str(metrics["best_epoch"])]
+    assert metrics["test"]["sampled"]["ndcg"] == pytest.approx(chosen["ndcg"], abs=1e-6)
+    assert not any(
+        key.startswith("test") for key in json.loads((run_dir / "best.json").read_text())
+    )
+
+
+def test_test_every_epoch_is_refused_for_wmf(tiny: Path, tmp_path: Path, capsys) -> None:
+    argv = ["--data", str(tiny), "--model", "wmf", "--run-dir", str(tmp_path / "r"), "--quiet"]
+    assert main([*argv, "--test-every-epoch", "--no-export"]) != 0
+    assert "WMF has no epochs" in capsys.readouterr().err

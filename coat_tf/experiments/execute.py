@@ -38,6 +38,9 @@ COLUMNS = (
     "epochs",
     "train_seconds",
     "run_dir",
+    "ncf_rule_epoch",
+    "ncf_rule_sampled_hr",
+    "ncf_rule_sampled_ndcg",
 )
 INTEGERS = ("factors", "seed", "best_epoch", "epochs")
 FLOATS = (
@@ -48,6 +51,9 @@ FLOATS = (
     "full_hr",
     "full_ndcg",
     "train_seconds",
+    "ncf_rule_epoch",
+    "ncf_rule_sampled_hr",
+    "ncf_rule_sampled_ndcg",
 )
 
 
@@ -55,6 +61,7 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
     """One ``results.csv`` row from a run's ``metrics.json``."""
     test = metrics["test"]
     full = test.get("full_catalogue", {})
+    rule = (metrics.get("test_every_epoch") or {}).get("best_by_test", {})
     return {
         "model": run.model,
         "factors": run.factors,
@@ -70,6 +77,11 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
         "epochs": metrics["epochs"],
         "train_seconds": round(float(metrics["train_seconds"]), 1),
         "run_dir": str(run.run_dir),
+        # the best sampled test figures over the epochs (NCF's reference code's rule), where
+        # the run recorded them (TrainConfig.test_every_epoch); never used to choose
+        "ncf_rule_epoch": rule.get("epoch", float("nan")),
+        "ncf_rule_sampled_hr": rule.get("hr", float("nan")),
+        "ncf_rule_sampled_ndcg": rule.get("ndcg", float("nan")),
     }
 
 
@@ -106,7 +118,7 @@ def read_results(path: Path) -> list[dict]:
             for key in INTEGERS:
                 row[key] = int(row[key])
             for key in FLOATS:
-                row[key] = float(row[key])
+                row[key] = float(row.get(key) or "nan")  # older files lack the NCF-rule columns
             rows.append(row)
     return rows
 
