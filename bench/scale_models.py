@@ -115,15 +115,20 @@ def batches(config, names: list[str], batch_size: int, count: int) -> dict:  # n
 
 
 def compiled(name: str, config, data: dict, xla: bool) -> tuple:  # noqa: ANN001
-    """``(model, dataset)``: the model compiled as the package trains it, warmed up on
-    ``data`` (from :func:`batches`), and the endless dataset of those batches."""
+    """``(model, dataset)``: the model compiled as the package trains it (``xla``: the
+    configured ``jit_compile``, which the package does not apply to the MFCC models on CPU),
+    warmed up on ``data`` (from :func:`batches`), and the endless dataset of those batches."""
     import tensorflow as tf
 
+    from coat_tf.models.registry import get_spec
+    from coat_tf.runner import use_xla
+
     model = _build(name, config)
+    spec = get_spec("coat" if name == "coat-concat" else name)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(1e-3),
         loss=tf.keras.losses.BinaryCrossentropy(),
-        jit_compile=xla,
+        jit_compile=use_xla(xla, spec, tf.distribute.get_strategy()),
     )
     inputs = {k: v for k, v in data["features"].items() if k in model.input_names}
     dataset = tf.data.Dataset.from_tensor_slices((inputs, data["labels"])).repeat()
@@ -207,6 +212,7 @@ def run_training(args: argparse.Namespace) -> dict:
                     "gmac_per_s": round(statistics.median(rates) * total / 1e9, 2),
                     "x_neumf_arithmetic": round(ratio * total / macs["neumf"]["total"], 3),
                     "cpu_s_per_round": round(statistics.median(c for _, c in runs[name]), 1),
+                    "xla": bool(models[name][0].jit_compile),
                     "macs_by_part": {k: v for k, v in macs[name].items() if v and k != "total"},
                 }
             )
@@ -217,8 +223,9 @@ def run_training(args: argparse.Namespace) -> dict:
         "peak_rss_mib": _peak_rss_mib(),
         "notes": [
             f"Batch {batch_size}, {rounds} rounds x {steps} steps per model, XLA "
-            f"{'on' if xla else 'off'}; x_neumf: medians of per-round ratios to NeuMF at the same "
-            "factors. x_neumf_arithmetic: the same ratio in multiply-adds per second (counts "
+            f"{'on' if xla else 'off'} as the package compiles each model (the xla column); "
+            "x_neumf: medians of per-round ratios to NeuMF at the same factors. "
+            "x_neumf_arithmetic: the same ratio in multiply-adds per second (counts "
             "per example from the layer shapes, see bench/scale_models.py). Peak RSS of the "
             f"process after the section: {_peak_rss_mib():,} MiB."
         ],

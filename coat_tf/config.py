@@ -177,7 +177,8 @@ class TrainConfig:
     counts iterations; the batch size, learning rate, negatives and optimizer do not apply.
 
     ``jit_compile`` compiles the training step with XLA (about twice as fast for NeuMF and GMF
-    on CPU; see the README's performance figures).
+    on CPU; see the README's performance figures), except on CPU for the models that XLA slows
+    there (the MFCC models: ``ModelSpec.xla_on_cpu``).
 
     ``test_every_epoch`` also evaluates the test split (sampled) after every epoch and records
     the figures (``test_each_epoch.json``, ``metrics.json``'s ``test_every_epoch``) beside the

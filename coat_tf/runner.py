@@ -80,12 +80,14 @@ def _optimizer(train: TrainConfig) -> tf.keras.optimizers.Optimizer:
     return tf.keras.optimizers.Adam(train.learning_rate)
 
 
-def _use_xla(train: TrainConfig, strategy: tf.distribute.Strategy) -> bool:
-    """XLA as configured, except for several replicas on logical CPU devices, where XLA
-    cannot reach the other devices' variables (TensorFlow's known XLA issue "tf.Variable on a
-    different device")."""
-    cpu_replicas = strategy.num_replicas_in_sync > 1 and not tf.config.list_logical_devices("GPU")
-    return train.jit_compile and not cpu_replicas
+def use_xla(jit_compile: bool, spec: ModelSpec, strategy: tf.distribute.Strategy) -> bool:
+    """Whether the training step is compiled with XLA: as configured (``jit_compile``), except
+    on CPU for the models whose spec says XLA slows them (``ModelSpec.xla_on_cpu``), and for
+    several replicas on logical CPU devices, where XLA cannot reach the other devices'
+    variables (TensorFlow's known XLA issue "tf.Variable on a different device")."""
+    on_cpu = not tf.config.list_logical_devices("GPU")
+    cpu_replicas = strategy.num_replicas_in_sync > 1 and on_cpu
+    return jit_compile and not cpu_replicas and (spec.xla_on_cpu or not on_cpu)
 
 
 def fit_keras(
@@ -120,7 +122,7 @@ def fit_keras(
         model.compile(
             optimizer=_optimizer(train),
             loss=tf.keras.losses.BinaryCrossentropy(),
-            jit_compile=_use_xla(train, strategy),
+            jit_compile=use_xla(train.jit_compile, spec, strategy),
         )
     recommender = spec.wrap(model, run.model, tables)
     dataset = make_train_dataset(

@@ -289,3 +289,15 @@ def test_wmf_factors_save_and_load(tmp_path) -> None:
     again = WmfRecommender.load(tmp_path / "factors.npz")
     np.testing.assert_array_equal(again.score_all([0, 4]).numpy(), recommender.score_all([0, 4]))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_xla_is_not_used_on_cpu_for_the_mfcc_models() -> None:
+    from coat_tf.runner import use_xla
+
+    strategy = tf.distribute.get_strategy()
+    assert not tf.config.list_logical_devices("GPU")  # the tests run on CPU
+    assert use_xla(True, get_spec("coat"), strategy)
+    assert use_xla(True, get_spec("neumf"), strategy)
+    assert not use_xla(True, get_spec("neumf-cnn"), strategy)
+    assert not use_xla(True, get_spec("neumf-lstm"), strategy)
+    assert not use_xla(False, get_spec("coat"), strategy)

@@ -51,6 +51,10 @@ class ModelSpec:
         trainer: ``"keras"`` or ``"als"``.
         recommender: ``(model, config, song_tables) -> Recommender`` for Keras models.
         grid: its hyperparameter grid for the tuner (``RunConfig`` field path -> values).
+        xla_on_cpu: whether XLA (``TrainConfig.jit_compile``) is used for its training step
+            on CPU. False for the MFCC models: on CPU, XLA ran NeuMF+LSTM's step about 15 times
+            and NeuMF+CNN's about 1.7 times slower than TensorFlow's own kernels
+            (``python -m bench.scale --sections training``, README "Performance").
     """
 
     name: str
@@ -62,6 +66,7 @@ class ModelSpec:
     grid: Mapping[str, tuple] = dataclasses.field(
         default_factory=lambda: dict(PAPER_GRID), hash=False
     )
+    xla_on_cpu: bool = True
 
     def wrap(
         self, model: tf.keras.Model, config: ModelConfig, song_tables: Mapping[str, np.ndarray]
@@ -124,11 +129,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("neumf", "NeuMF (NCF)", build_neumf_model),
         ModelSpec(
             "neumf-cnn", "NeuMF with a CNN over MFCCs", _audio("cnn"), MFCC,
-            recommender=_audio_recommender,
+            recommender=_audio_recommender, xla_on_cpu=False,
         ),
         ModelSpec(
             "neumf-lstm", "NeuMF with an LSTM over MFCCs", _audio("lstm"), MFCC,
-            recommender=_audio_recommender,
+            recommender=_audio_recommender, xla_on_cpu=False,
         ),
         ModelSpec(
             "wmf", "WMF (Hu et al.), alternating least squares", None, trainer="als",
