@@ -301,3 +301,22 @@ def test_xla_is_not_used_on_cpu_for_the_mfcc_models() -> None:
     assert not use_xla(True, get_spec("neumf-cnn"), strategy)
     assert not use_xla(True, get_spec("neumf-lstm"), strategy)
     assert not use_xla(False, get_spec("coat"), strategy)
+
+
+def test_coat_full_catalogue_with_many_chords_takes_the_gather_path() -> None:
+    """Above ``MAX_PRODUCT_CHORDS`` chords the mix by chord is a gather and a segment sum
+    instead of matrix products: the same scores either way."""
+    from coat_tf.models.coat import CoatRecommender
+
+    chords = CoatRecommender.MAX_PRODUCT_CHORDS + 16
+    config = dataclasses.replace(_config(), num_chords=chords)
+    model = get_spec("coat").build(config)
+    table = np.random.default_rng(3).integers(0, chords, (SONGS, 100)).astype("int32")
+    recommender = CoatRecommender(model, USERS, SONGS, {"chord_ids": table})
+    assert recommender.grid_index is not None
+    users = tf.constant([0, 3, 5])
+    np.testing.assert_allclose(
+        recommender.score_all(users).numpy(),
+        pairwise_score_all(recommender, users).numpy(),
+        atol=1e-6,
+    )

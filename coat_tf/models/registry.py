@@ -52,9 +52,9 @@ class ModelSpec:
         recommender: ``(model, config, song_tables) -> Recommender`` for Keras models.
         grid: its hyperparameter grid for the tuner (``RunConfig`` field path -> values).
         xla_on_cpu: whether XLA (``TrainConfig.jit_compile``) is used for its training step
-            on CPU. False for the MFCC models: on CPU, XLA ran NeuMF+LSTM's step about 15 times
-            and NeuMF+CNN's about 1.7 times slower than TensorFlow's own kernels
-            (``python -m bench.scale --sections training``, README "Performance").
+            on CPU. False for the MFCC models: on CPU, XLA ran NeuMF+LSTM's training step 22 to
+            28 times and NeuMF+CNN's 1.7 to 2.2 times slower than TensorFlow's own kernels
+            (d = 8, batch 1024, side by side; README "Performance").
     """
 
     name: str
