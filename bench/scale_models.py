@@ -220,14 +220,14 @@ def run_training(args: argparse.Namespace) -> dict:
     return {
         "title": "Training throughput",
         "rows": rows,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "notes": [
             f"Batch {batch_size}, {rounds} rounds x {steps} steps per model, XLA "
             f"{'on' if xla else 'off'} as the package compiles each model (the xla column); "
             "x_neumf: medians of per-round ratios to NeuMF at the same factors. "
             "x_neumf_arithmetic: the same ratio in multiply-adds per second (counts "
             "per example from the layer shapes, see bench/scale_models.py). Peak RSS of the "
-            f"process after the section: {_peak_rss_mib():,} MiB."
+            f"process after the section: {peak_rss_mib():,} MiB."
         ],
     }
 
@@ -247,7 +247,6 @@ def run_evaluation(args: argparse.Namespace) -> dict:
     if any(name in AUDIO_MODELS for name in names):
         frames = (config.mfcc_steps, config.mfcc_coefficients)
         tables[MFCC] = rng.standard_normal((config.num_songs, *frames)).astype(np.float32)
-    floor_rate = _matmul_rate(256 if args.tiny else 4096)
     users = tf.constant(np.arange(timed, dtype=np.int32) % config.num_users)
     rows = []
     for name in names:
@@ -265,6 +264,8 @@ def run_evaluation(args: argparse.Namespace) -> dict:
         pair_songs = tf.constant(
             rng.integers(0, config.num_songs, timed * candidates), dtype=tf.int32
         )
+        # the floor's rate is timed next to each model's scoring: the machine's speed drifts
+        floor_rate = _matmul_rate(256 if args.tiny else 4096)
         score_all(users[:2]).numpy()  # trace, warm up
         recommender.score_pairs(pair_users[:candidates], pair_songs[:candidates]).numpy()
         full, sampled = [], []
@@ -289,6 +290,7 @@ def run_evaluation(args: argparse.Namespace) -> dict:
                 "sampled_users_per_s": round(max(sampled), 1),
                 "all_users_projected_s": round(projected, 1),
                 "macs_per_pair": tower,
+                "matmul_gmac_per_s": round(floor_rate / 1e9, 1),
                 "matmul_floor_s": round(floor, 3),
                 "x_floor": round(projected / floor, 2),
             }
@@ -296,14 +298,14 @@ def run_evaluation(args: argparse.Namespace) -> dict:
     return {
         "title": "Evaluation speed",
         "rows": rows,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "notes": [
             f"{timed} users timed, best of {args.evaluation_rounds}; full catalogue: "
             f"{config.num_songs:,} songs a user; sampled: 100 candidates a user. Projected: all "
             f"{PAPER_USERS:,} users. Floor: {PAPER_USERS:,} x {config.num_songs:,} pairs x the "
-            f"multiply-adds a pair at {floor_rate / 1e9:.1f} GMAC/s, the best of three "
-            "float32 matrix products timed in this section. Peak RSS of the process after the "
-            f"section: {_peak_rss_mib():,} MiB."
+            "multiply-adds a pair at matmul_gmac_per_s, the best of three float32 matrix "
+            "products timed just before the model's scoring. Peak RSS of the process after the "
+            f"section: {peak_rss_mib():,} MiB."
         ],
     }
 
@@ -330,5 +332,5 @@ def _matmul_rate(n: int) -> float:
     return n**3 / min(seconds)
 
 
-def _peak_rss_mib() -> int:
+def peak_rss_mib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

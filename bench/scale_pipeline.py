@@ -117,6 +117,7 @@ def _run(args: argparse.Namespace, folder: Path) -> dict:
     return {
         "title": "Training input (tf.data) beside the models",
         "rows": rows,
+        "peak_rss_mib": scale_models.peak_rss_mib(),
         "notes": [
             f"Data: {data.num_users:,} users, {data.num_songs:,} songs, {len(data.train):,} "
             f"training positives ({prepare_seconds:.0f} s to load, generating and preparing "
@@ -124,7 +125,9 @@ def _run(args: argparse.Namespace, folder: Path) -> dict:
             f"median of {rounds} reads of {count} batches after a warm-up; models: {rounds} "
             f"turns of {steps} steps on the input and on {batch_size}-example batches in "
             f"memory, XLA {'on' if xla else 'off'}. x_model: the input's examples per second "
-            "over the model's (in memory)."
+            "over the model's (in memory). Peak RSS of the process after the section: "
+            f"{scale_models.peak_rss_mib():,} MiB (run the section alone for the memory of "
+            "loading the data set and training on it)."
         ],
     }
 
