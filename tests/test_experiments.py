@@ -184,6 +184,22 @@ def test_report_marks_the_best_mean_and_counts_seeds() -> None:
     assert "| coat | **0.3100 ± 0.0141** |" in text and "| gmf | 0.2000 (1 seed) |" in text
     text = markdown("table1", rows[:2], "T")
     assert "| coat | **0.3000** |" in text and "±" not in text.split("##")[1]
+    assert "NCF's rule" not in text  # no run recorded the test figures of every epoch
+
+
+def test_report_adds_ncf_s_rule_for_the_runs_that_recorded_it() -> None:
+    metrics = ("sampled_hr", "sampled_ndcg", "full_hr", "full_ndcg")
+    rows = [
+        {"model": "neumf", "factors": 8, "seed": 0, "source": "defaults",
+         **dict.fromkeys(metrics, 0.40), "ncf_rule_sampled_hr": 0.70,
+         "ncf_rule_sampled_ndcg": 0.45},
+        {"model": "gmf", "factors": 8, "seed": 0, "source": "defaults",
+         **dict.fromkeys(metrics, 0.30), "ncf_rule_sampled_hr": float("nan"),
+         "ncf_rule_sampled_ndcg": float("nan")},
+    ]  # fmt: skip
+    text = markdown("ncf", rows, "T")
+    rule = text.split("best epoch on test (NCF's rule)")[2]
+    assert "| neumf | **0.4500** |" in rule and "gmf" not in rule.split("## Hyperparameters")[0]
 
 
 def test_missing_content_stops_before_any_run(tmp_path, capsys) -> None:
