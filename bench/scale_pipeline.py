@@ -95,7 +95,8 @@ def _run(args: argparse.Namespace, folder: Path) -> dict:
     for name in names:
         tf.keras.backend.clear_session()
         model, in_memory = scale_models.compiled(name, config, memory, xla)
-        feed = inputs["chords" if name.startswith("coat") else "ids"]
+        kind = "chords" if name.startswith("coat") else "ids"  # what the model reads
+        feed = inputs[kind]
         model.fit(feed, steps_per_epoch=2, epochs=1, verbose=0)  # warm-up on this iterator
         on_input, alone = [], []
         for _ in range(rounds):
@@ -104,7 +105,7 @@ def _run(args: argparse.Namespace, folder: Path) -> dict:
                 model.fit(source, steps_per_epoch=steps, epochs=1, verbose=0)
                 rates.append(steps * batch_size / (time.perf_counter() - began))
         model_rate = statistics.median(alone)
-        pipeline = input_rate[f"input alone ({'chords' if name.startswith('coat') else 'ids'})"]
+        pipeline = input_rate[f"input alone ({kind})"]
         rows.append(
             {
                 "what": f"{name}, d = {size}",
