@@ -87,11 +87,19 @@ class ValidationRanking(tf.keras.callbacks.Callback):
         super().__init__()
         self.recommender, self.users, self.items, self.k = recommender, users, items, k
 
+    #: The names the figures get in the logs.
+    HR, NDCG = "val_hr", "val_ndcg"
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.evaluate(logs)
+
+    def evaluate(self, logs: dict | None) -> evaluation.RankingMetrics:
+        """Rank the candidates, add HR and NDCG to ``logs``; returns the figures."""
         result = evaluation.sampled(self.recommender, self.users, self.items, k=self.k)
         if logs is not None:
-            logs["val_hr"] = result.hr
-            logs["val_ndcg"] = result.ndcg
+            logs[self.HR] = result.hr
+            logs[self.NDCG] = result.ndcg
+        return result
 
 
 class BestWeights(tf.keras.callbacks.Callback):
@@ -153,7 +161,7 @@ class BestWeights(tf.keras.callbacks.Callback):
         atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")
 
 
-class TestEveryEpoch(tf.keras.callbacks.Callback):
+class TestEveryEpoch(ValidationRanking):
     """NCF's epoch rule, for comparison only: sampled test HR and NDCG after every epoch.
 
     NCF's reference code evaluates the test split after each epoch and reports the best
@@ -165,9 +173,15 @@ class TestEveryEpoch(tf.keras.callbacks.Callback):
     ``test_hr_each_epoch`` and ``test_ndcg_each_epoch`` (TensorBoard shows them) and kept in
     ``FILE`` (``{"<epoch>": {"hr": ..., "ndcg": ...}}``, epochs from 1), which a resumed run
     adds to.
+
+    Args:
+        recommender, users, items, k: as :class:`ValidationRanking`, with the test split.
+        folder: where ``FILE`` is kept (None: the logs only, as on a worker that is not the
+            chief).
     """
 
     FILE = "test_each_epoch.json"
+    HR, NDCG = "test_hr_each_epoch", "test_ndcg_each_epoch"
 
     def __init__(
         self,
@@ -177,8 +191,7 @@ class TestEveryEpoch(tf.keras.callbacks.Callback):
         k: int,
         folder: str | Path | None,
     ) -> None:
-        super().__init__()
-        self.recommender, self.users, self.items, self.k = recommender, users, items, k
+        super().__init__(recommender, users, items, k)
         self.folder = None if folder is None else Path(folder)
 
     @classmethod
@@ -197,10 +210,7 @@ class TestEveryEpoch(tf.keras.callbacks.Callback):
         return {"epochs": epochs, "best_by_test": {"epoch": int(epoch), **best}}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        result = evaluation.sampled(self.recommender, self.users, self.items, k=self.k)
-        if logs is not None:
-            logs["test_hr_each_epoch"] = result.hr
-            logs["test_ndcg_each_epoch"] = result.ndcg
+        result = self.evaluate(logs)
         if self.folder is not None:
             epochs = self.read(self.folder)
             epochs[str(epoch + 1)] = {"hr": float(result.hr), "ndcg": float(result.ndcg)}
