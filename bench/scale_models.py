@@ -114,6 +114,14 @@ def batches(config, names: list[str], batch_size: int, count: int) -> dict:  # n
     return {"features": features, "labels": labels}
 
 
+def configured_xla(args: argparse.Namespace) -> bool:
+    """``TrainConfig.jit_compile`` unless ``--no-xla`` or ``--tiny`` (XLA compiles for
+    minutes): what every section that trains passes to :func:`compiled`."""
+    from coat_tf.config import TrainConfig
+
+    return TrainConfig.jit_compile and not (args.no_xla or args.tiny)
+
+
 def compiled(name: str, config, data: dict, xla: bool) -> tuple:  # noqa: ANN001
     """``(model, dataset)``: the model compiled as the package trains it (``xla``: the
     configured ``jit_compile``, which the package does not apply to the MFCC models on CPU),
@@ -170,8 +178,6 @@ def macs_per_example(model, config) -> dict[str, int]:  # noqa: ANN001
 def run_training(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
-    from coat_tf.config import TrainConfig
-
     names = list(args.training_models or TRAINING_MODELS)
     if "neumf" not in names:
         names.append("neumf")  # the reference of every ratio
@@ -180,7 +186,7 @@ def run_training(args: argparse.Namespace) -> dict:
     steps = args.training_steps or (2 if args.tiny else 20)
     rounds = args.training_rounds or (1 if args.tiny else 3)
     count = 2 if args.tiny else args.training_batches
-    xla = TrainConfig.jit_compile and not (args.no_xla or args.tiny)  # XLA compiles for minutes
+    xla = configured_xla(args)
     rows = []
     for size in factors:
         config = model_config(args, size)

@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> dict:
 def _run(args: argparse.Namespace, folder: Path) -> dict:
     import tensorflow as tf
 
-    from coat_tf.config import TrainConfig
     from coat_tf.data import PreparedDataset, make_train_dataset
     from coat_tf.models.registry import content_shapes
 
@@ -67,7 +66,7 @@ def _run(args: argparse.Namespace, folder: Path) -> dict:
     batch_size = args.training_batch_size or (64 if args.tiny else 1024)
     count = args.pipeline_batches or (5 if args.tiny else 1000)
     rounds = args.pipeline_rounds or (1 if args.tiny else 3)
-    xla = TrainConfig.jit_compile and not (args.no_xla or args.tiny)
+    xla = scale_models.configured_xla(args)
     started = time.perf_counter()
     data = PreparedDataset.load(prepared(folder / f"paper_shape_{users}x{songs}", users, songs))
     prepare_seconds = time.perf_counter() - started

@@ -49,13 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
-    from coat_tf.config import TrainConfig
-
     names = list(args.profile_models or PROFILE_MODELS)
     size = args.profile_factors or (8 if args.tiny else 64)
     steps = args.profile_steps or (2 if args.tiny else 10)
     batch_size = args.training_batch_size or (64 if args.tiny else 1024)
-    xla = TrainConfig.jit_compile and not (args.no_xla or args.tiny)
+    xla = scale_models.configured_xla(args)
     config = scale_models.model_config(args, size)
     data = scale_models.batches(config, names, batch_size, 2 if args.tiny else 4)
     keep = args.out / "profile" if args.out is not None else None
@@ -130,7 +128,7 @@ def part_of(op_name: str, parts: dict[str, str]) -> str:
     """The part of one TensorFlow op, from its name (see the module docstring)."""
     backward = op_name.startswith("gradient_tape/")
     path = op_name.removeprefix("gradient_tape/").split("/")
-    if path[0] == "Adam" or path[0].startswith("Adam"):
+    if path[0].startswith("Adam"):
         return "optimizer"
     part = parts.get(path[1], "loss and other") if len(path) > 2 else "loss and other"
     return f"{part}, backward" if backward else part
