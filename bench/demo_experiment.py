@@ -35,7 +35,8 @@ import numpy as np
 import coat_tf  # noqa: F401  (legacy Keras first)
 from coat_tf.config import ModelConfig, RunConfig, TrainConfig
 from coat_tf.data import PreparedDataset
-from coat_tf.demo import get_demo, prepared_demo
+from coat_tf.data.demo import prepared_demo
+from coat_tf.demo import get_demo
 from coat_tf.fileio import atomic_write_text
 from coat_tf.inspection.planted import planted_attention_mass
 from coat_tf.runner import train_and_evaluate

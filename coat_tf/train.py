@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tensorflow as tf
 
     from coat_tf.data import DataError, PreparedDataset
-    from coat_tf.demo import prepared_demo
+    from coat_tf.data.demo import prepared_demo
     from coat_tf.models import MissingContentError, get_spec
     from coat_tf.models.registry import content_shapes
     from coat_tf.runner import train_and_evaluate

@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = Path(args.dir or Path("tuning_runs") / args.model)
 
     from coat_tf.data import DataError, PreparedDataset
-    from coat_tf.demo import prepared_demo
+    from coat_tf.data.demo import prepared_demo
     from coat_tf.models import MissingContentError, song_tables
     from coat_tf.models.registry import content_shapes
 

@@ -11,7 +11,8 @@ from coat_tf.data.dataset import PreparedDataset, content_hash
 from coat_tf.data.errors import DataError, ErrorLog
 from coat_tf.data.filtering import FilterConfig, format_stats, interaction_stats
 from coat_tf.data.pipeline import make_train_dataset
-from coat_tf.data.prepare import SOURCES, PrepareConfig, prepare
+from coat_tf.data.prepare import prepare
+from coat_tf.data.prepare_config import SOURCES, PrepareConfig
 from coat_tf.data.splits import Candidates, leave_one_out, sample_candidates
 
 __all__ = [

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
-from coat_tf.data.prepare import SOURCES, PrepareConfig, prepare
+from coat_tf.data.prepare import prepare
+from coat_tf.data.prepare_config import SOURCES, PrepareConfig
 
 
 class _Default:

@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 
 from coat_tf.data.errors import DataError
+from coat_tf.data.prepare_config import SOURCES, PrepareConfig
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -151,8 +152,6 @@ _FLAGS = {
 def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
     """The ``prepare`` command that rebuilds ``out_dir`` from what its manifest records, or
     ``None`` where the manifest does not say (its source is unknown)."""
-    from coat_tf.data.prepare import SOURCES, PrepareConfig
-
     source = (manifest.get("source") or {}).get("name")
     if source not in SOURCES:
         return None

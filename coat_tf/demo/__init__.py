@@ -2,15 +2,14 @@
 
 Everything in it is **simulated**. :mod:`coat_tf.demo.listeners` documents the model of the
 listeners and the planted preference; :mod:`coat_tf.demo.catalogue` the songs;
-:mod:`coat_tf.demo.build` the folder it writes and its cache; :mod:`coat_tf.demo.prepared`
-its prepared form, which ``python -m coat_tf.train`` trains on by default.
+:mod:`coat_tf.demo.build` the folder it writes and its cache; :mod:`coat_tf.data.demo` its
+prepared form, which ``python -m coat_tf.train`` trains on by default.
 """
 
 from coat_tf.demo.build import build_demo, get_demo
 from coat_tf.demo.catalogue import Song, chord_shares, make_catalogue
 from coat_tf.demo.config import DEMO_VERSION, FAMILIES, DemoConfig
 from coat_tf.demo.listeners import Listening, over_representation, simulate_listening
-from coat_tf.demo.prepared import prepared_demo
 
 __all__ = [
     "DEMO_VERSION",
@@ -23,6 +22,5 @@ __all__ = [
     "get_demo",
     "make_catalogue",
     "over_representation",
-    "prepared_demo",
     "simulate_listening",
 ]

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     models = list(args.models or EXPERIMENTS[args.experiment])
     out = Path(args.out or f"experiments/{args.experiment}")
     from coat_tf.data import DataError, PreparedDataset
-    from coat_tf.demo import prepared_demo
+    from coat_tf.data.demo import prepared_demo
     from coat_tf.experiments.execute import execute
     from coat_tf.experiments.report import write_report
     from coat_tf.models import MissingContentError, get_spec, song_tables

@@ -1,4 +1,5 @@
-"""The demo data set, prepared (split, negatives, TFRecords) and cached for training."""
+"""The demo data set (:mod:`coat_tf.demo`), prepared (split, negatives, TFRecords) and cached
+for training."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from coat_tf.data.prepare import prepare
+from coat_tf.data.prepare_config import PrepareConfig
+from coat_tf.demo.config import DemoConfig
 from coat_tf.paths import cache_dir
 
 
@@ -21,9 +25,6 @@ def prepared_demo(mfcc: bool = False, progress: bool = True) -> Path:
     Returns:
         ``$COAT_CACHE_DIR/prepared/demo-<hash of the settings>``.
     """
-    from coat_tf.data.prepare import PrepareConfig, prepare
-    from coat_tf.demo.config import DemoConfig
-
     prepare_config = PrepareConfig.for_source("demo", mfcc=mfcc)
     # DemoConfig.key() covers the demo generator's version as well as its settings
     key = json.dumps([dataclasses.asdict(prepare_config), DemoConfig().key()], sort_keys=True)

@@ -1,0 +1,90 @@
+"""The settings of a prepared data set (:class:`PrepareConfig`) and the sources it reads.
+
+Kept apart from :mod:`coat_tf.data.prepare` so that the manifest, which names the ``prepare``
+command that rebuilds a folder, can read them without importing the whole preparation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coat_tf.data import filtering, records
+from coat_tf.data.errors import ON_ERROR
+
+SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo")
+SONGS_WITHOUT_CHORDS = ("keep", "drop")
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Every setting that shapes a prepared data set (all written to the manifest).
+
+    Attributes:
+        since, top_songs, min_user_interactions: the filtering steps
+            (:class:`~coat_tf.data.filtering.FilterConfig`); ``None`` turns a step off.
+        eval_negatives: sampled negatives per user for validation and test (paper: 99).
+        seed: seeds the candidates (and MovieLens' validation items).
+        songs_without_chords: ``"keep"`` (all-``N`` sequence, flagged) or ``"drop"``.
+        chord_vocabulary: ``"majmin"`` or ``"full"``.
+        sequence_length: chord ids per song (paper: 100).
+        num_shards, compression: TFRecord shards and ``""`` or ``"GZIP"``.
+        on_error: ``"raise"`` at the first bad line, or ``"skip"`` and count.
+        mfcc: also compute MFCC excerpts for songs with audio.
+    """
+
+    since: str | None = "2014-01-01"
+    top_songs: int | None = 10_000
+    min_user_interactions: int | None = 10
+    eval_negatives: int = 99
+    seed: int = 0
+    songs_without_chords: str = "keep"
+    chord_vocabulary: str = "majmin"
+    sequence_length: int = 100
+    num_shards: int = 4
+    compression: str = ""
+    on_error: str = "raise"
+    mfcc: bool = False
+
+    def __post_init__(self) -> None:
+        filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
+        rules = (
+            ("eval_negatives", _positive(self.eval_negatives), "a positive integer"),
+            ("seed", _integer(self.seed) and self.seed >= 0, "a non-negative integer"),
+            ("sequence_length", _positive(self.sequence_length), "a positive integer"),
+            ("num_shards", _positive(self.num_shards), "a positive integer"),
+            (
+                "songs_without_chords",
+                self.songs_without_chords in SONGS_WITHOUT_CHORDS,
+                f"one of {SONGS_WITHOUT_CHORDS}",
+            ),
+            ("chord_vocabulary", self.chord_vocabulary in ("majmin", "full"), "majmin or full"),
+            ("compression", self.compression in records.COMPRESSIONS, "'' or 'GZIP'"),
+            ("on_error", self.on_error in ON_ERROR, f"one of {ON_ERROR}"),
+        )
+        for name, ok, rule in rules:
+            if not ok:
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+
+    @property
+    def filters(self) -> filtering.FilterConfig:
+        return filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
+
+    @classmethod
+    def for_source(cls, source: str, **overrides) -> PrepareConfig:
+        """Defaults for ``source``: the paper's, except no date step for the sources whose
+        data predate 2014 or have no timestamps (lastfm1k, movielens, demo), and no filtering
+        at all for the NCF format (its files are filtered already)."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        defaults = {} if source in ("lfm1b", "events") else {"since": None}
+        if source == "ncf":
+            defaults = {"since": None, "top_songs": None, "min_user_interactions": None}
+        return cls(**{**defaults, **overrides})
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: object) -> bool:
+    return _integer(value) and value >= 1
