@@ -235,6 +235,8 @@ class CoatRecommender(KerasRecommender):
             grid = tf.einsum("uvla,a->vlu", hidden, attention.score_vector)  # [V, L, U]
             top = tf.reduce_max(grid, axis=[0, 1], keepdims=True)
             weights = tf.exp(tf.maximum(grid - top, -self.exp_floor))  # [V, L, U]
+            if self.grid_index is not None:  # the gather path reads the weights as rows
+                weight_rows = tf.reshape(weights, [-1, num_users])  # [V L, U]
         parts = []
         for start in range(0, self.num_songs, self.song_chunk):
             stop = min(start + self.song_chunk, self.num_songs)
@@ -244,8 +246,7 @@ class CoatRecommender(KerasRecommender):
                     where = tf.one_hot(song_chords, self.num_chords, dtype=weights.dtype)
                     mixed = tf.einsum("slv,vlu->suv", where, weights)  # V x [S, L] @ [L, U]
                 else:
-                    flat = tf.reshape(weights, [-1, num_users])  # [V L, U]
-                    rows = tf.gather(flat, self.grid_index[start:stop])  # [S, L, U]
+                    rows = tf.gather(weight_rows, self.grid_index[start:stop])  # [S, L, U]
                     mixed = tf.transpose(attention.mix(rows, song_chords), [0, 2, 1])
                 mixed = mixed / tf.reduce_sum(mixed, axis=-1, keepdims=True)  # [S, U, V]
             else:
