@@ -180,6 +180,13 @@ class TrainConfig:
     on CPU; see the README's performance figures), except on CPU for the models that XLA slows
     there (the MFCC models: ``ModelSpec.xla_on_cpu``).
 
+    ``steps_per_execution`` runs that many training steps in one call of the compiled step
+    function (Keras' ``compile(steps_per_execution=...)``): the same steps on the same batches,
+    with less Python overhead between them (at NCF's batch of 256 on CPU, NeuMF trains about
+    1.8x faster at 50 than at 1; see the README's performance figures). Callbacks that act per
+    batch see every ``steps_per_execution``-th batch; this package's act per epoch. Training on
+    several replicas takes one step per execution (:func:`coat_tf.runner.steps_per_execution`).
+
     ``test_every_epoch`` also evaluates the test split (sampled) after every epoch and records
     the figures (``test_each_epoch.json``, ``metrics.json``'s ``test_every_epoch``) beside the
     ones of the epoch chosen on validation: NCF's reference code reports the best test figures
@@ -200,6 +207,7 @@ class TrainConfig:
     top_k: int = 10
     optimizer: str = "adam"
     jit_compile: bool = True
+    steps_per_execution: int = 50
     pretrain_gmf: str | None = None
     pretrain_mlp: str | None = None
     pretrain_alpha: float = 0.5
@@ -209,7 +217,7 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        for name in ("batch_size", "epochs", "negatives", "top_k"):
+        for name in ("batch_size", "epochs", "negatives", "top_k", "steps_per_execution"):
             check_positive_int(name, getattr(self, name))
         _require(
             isinstance(self.learning_rate, int | float)

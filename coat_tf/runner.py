@@ -90,6 +90,14 @@ def use_xla(jit_compile: bool, spec: ModelSpec, strategy: tf.distribute.Strategy
     return jit_compile and not cpu_replicas and (spec.xla_on_cpu or not on_cpu)
 
 
+def steps_per_execution(configured: int, strategy: tf.distribute.Strategy) -> int:
+    """Training steps per call of the compiled step: as configured
+    (``TrainConfig.steps_per_execution``) on one replica, 1 on several, where the collective
+    ops inside a multi-step execution need equal shapes on every replica and the short last
+    batch of an epoch splits unevenly between them."""
+    return configured if strategy.num_replicas_in_sync == 1 else 1
+
+
 def fit_keras(
     run: RunConfig,
     spec: ModelSpec,
@@ -123,6 +131,7 @@ def fit_keras(
             optimizer=_optimizer(train),
             loss=tf.keras.losses.BinaryCrossentropy(),
             jit_compile=use_xla(train.jit_compile, spec, strategy),
+            steps_per_execution=steps_per_execution(train.steps_per_execution, strategy),
         )
     recommender = spec.wrap(model, run.model, tables)
     dataset = make_train_dataset(
@@ -132,14 +141,17 @@ def fit_keras(
         seed=train.seed,
         song_tables=tables,
     )
-    steps_per_epoch = None
+    # Each pass of the input ends with its own (possibly short) batch, so an epoch is exactly
+    # this many steps of the repeated input: Keras then needs no end-of-data signal, which it
+    # cannot take in the middle of a multi-step execution, and every worker knows the count.
+    steps_per_epoch = -(-len(data.train) * (1 + train.negatives) // train.batch_size)
+    dataset = dataset.repeat()
     if distribute.is_multi_worker(strategy):
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
         )
-        dataset = dataset.repeat().with_options(options)
-        steps_per_epoch = -(-len(data.train) * (1 + train.negatives) // train.batch_size)
+        dataset = dataset.with_options(options)
     tensorboard_dir = own_dir / "tensorboard"
     best = BestWeights(own_dir)
     callbacks = [

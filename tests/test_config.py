@@ -46,6 +46,13 @@ def test_validation_names_field_and_value(field: str, value) -> None:
     assert repr(value) in str(error.value)
 
 
+@pytest.mark.parametrize("value", [0, -3, 2.5, True])
+def test_steps_per_execution_must_be_a_positive_integer(value) -> None:
+    with pytest.raises(ValueError) as error:
+        TrainConfig(steps_per_execution=value)
+    assert "steps_per_execution" in str(error.value)
+
+
 def test_unknown_field_is_named() -> None:
     with pytest.raises(ValueError, match="embeding_size"):
         cfg.from_dict(ModelConfig, {"embeding_size": 8})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -225,3 +226,29 @@ def test_test_every_epoch_is_refused_for_wmf(tiny: Path, tmp_path: Path, capsys)
     argv = ["--data", str(tiny), "--model", "wmf", "--run-dir", str(tmp_path / "r"), "--quiet"]
     assert main([*argv, "--test-every-epoch", "--no-export"]) != 0
     assert "WMF has no epochs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 7])
+def test_an_epoch_is_one_pass_of_the_input(
+    tiny: Path, tmp_path: Path, steps_per_execution: int
+) -> None:
+    """Several steps per execution (7 does not divide the epoch) run the same number of
+    optimizer steps as one: an epoch is exactly one pass of positives and their negatives."""
+    from coat_tf.data import PreparedDataset
+    from coat_tf.models.registry import content_shapes
+    from coat_tf.runner import train_and_evaluate
+
+    data = PreparedDataset.load(tiny)
+    argv = ["--data", str(tiny), "--model", "gmf", *FAST, "--patience", "5"]
+    run = resolve_config(
+        build_parser().parse_args([*argv, "--steps-per-execution", str(steps_per_execution)])
+    )
+    run = dataclasses.replace(run, model=dataclasses.replace(run.model, **content_shapes(data)))
+    assert run.train.steps_per_execution == steps_per_execution
+    _, recommender = train_and_evaluate(
+        run, data, tmp_path / "run", full_catalogue=False, verbose=False, inspect=False
+    )
+    batch = run.train.batch_size
+    per_epoch = -(-len(data.train) * (1 + run.train.negatives) // batch)
+    assert per_epoch % 7 != 0
+    assert int(recommender.model.optimizer.iterations) == 2 * per_epoch
