@@ -16,17 +16,19 @@ import time
 from pathlib import Path
 
 
-def _prepared(args: argparse.Namespace) -> Path:
+def prepared_data(data: str | None, work: str) -> Path:
+    """``data`` (a prepared folder) if given, else MovieLens-1M from the shared data folder,
+    prepared into ``work`` the first time."""
     from coat_tf.data import PrepareConfig, prepare
     from coat_tf.paths import shared_data_dir
 
-    if args.data:
-        return Path(args.data)
-    work = Path(args.work)
-    if not (work / "manifest.json").is_file():
+    if data:
+        return Path(data)
+    folder = Path(work)
+    if not (folder / "manifest.json").is_file():
         source = shared_data_dir() / "movielens-1m"
-        prepare("movielens", source, work, PrepareConfig.for_source("movielens"), overwrite=True)
-    return work
+        prepare("movielens", source, folder, PrepareConfig.for_source("movielens"), overwrite=True)
+    return folder
 
 
 def _epoch(dataset) -> tuple[int, float]:
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     import coat_tf  # noqa: F401
     from coat_tf.data import PreparedDataset, make_train_dataset
 
-    data = PreparedDataset.load(_prepared(args))
+    data = PreparedDataset.load(prepared_data(args.data, args.work))
     print(
         f"{data.path}: {len(data.train):,} training positives, {data.num_users:,} users, "
         f"{data.num_songs:,} songs; batch {args.batch_size}, {args.negatives} negatives each"
