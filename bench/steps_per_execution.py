@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from coat_tf.config import ModelConfig
+    from coat_tf.config import ModelConfig, TrainConfig
     from coat_tf.data import PreparedDataset, make_train_dataset
     from coat_tf.models.registry import build_model, content_shapes, get_spec, song_tables
     from coat_tf.runner import use_xla
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             model.compile(
                 optimizer=tf.keras.optimizers.Adam(1e-3),
                 loss=tf.keras.losses.BinaryCrossentropy(),
-                jit_compile=use_xla(True, spec, tf.distribute.get_strategy()),
+                jit_compile=use_xla(TrainConfig.jit_compile, spec, tf.distribute.get_strategy()),
                 steps_per_execution=value,
             )
             model.fit(dataset, steps_per_epoch=value, epochs=1, verbose=0)  # trace, warm up

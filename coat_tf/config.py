@@ -182,10 +182,11 @@ class TrainConfig:
 
     ``steps_per_execution`` runs that many training steps in one call of the compiled step
     function (Keras' ``compile(steps_per_execution=...)``): the same steps on the same batches,
-    with less Python overhead between them (at NCF's batch of 256 on CPU, NeuMF trains about
-    1.8x faster at 50 than at 1; see the README's performance figures). Callbacks that act per
-    batch see every ``steps_per_execution``-th batch; this package's act per epoch. Training on
-    several replicas takes one step per execution (:func:`coat_tf.runner.steps_per_execution`).
+    with less Python overhead between them (at NCF's batch of 256 on CPU, GMF, MLP and NeuMF
+    train 1.2-1.8x faster at 50 than at 1; see the README's performance figures). Callbacks
+    that act per batch see every ``steps_per_execution``-th batch; this package's act per epoch.
+    Training on several replicas takes one step per execution
+    (:func:`coat_tf.runner.steps_per_execution`).
 
     ``test_every_epoch`` also evaluates the test split (sampled) after every epoch and records
     the figures (``test_each_epoch.json``, ``metrics.json``'s ``test_every_epoch``) beside the
