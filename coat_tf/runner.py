@@ -31,7 +31,7 @@ from coat_tf.callbacks import (
     check_finite_weights,
 )
 from coat_tf.config import RunConfig, TrainConfig
-from coat_tf.data import PreparedDataset, make_train_dataset
+from coat_tf.data import PreparedDataset, batches_per_pass, make_train_dataset
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import (
     ModelSpec,
@@ -141,10 +141,10 @@ def fit_keras(
         seed=train.seed,
         song_tables=tables,
     )
-    # Each pass of the input ends with its own (possibly short) batch, so an epoch is exactly
-    # this many steps of the repeated input: Keras then needs no end-of-data signal, which it
-    # cannot take in the middle of a multi-step execution, and every worker knows the count.
-    steps_per_epoch = -(-len(data.train) * (1 + train.negatives) // train.batch_size)
+    # An epoch is a counted number of steps of the repeated input: Keras then needs no
+    # end-of-data signal, which it cannot take in the middle of a multi-step execution, and
+    # every worker knows the count.
+    steps_per_epoch = batches_per_pass(data, train.batch_size, train.negatives)
     dataset = dataset.repeat()
     if distribute.is_multi_worker(strategy):
         options = tf.data.Options()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from coat_tf.data import PrepareConfig, make_train_dataset, prepare
-from coat_tf.data.pipeline import epoch_arrays
+from coat_tf.data.pipeline import batches_per_pass, epoch_arrays
 from coat_tf.data.records import read_records, write_records
 
 T0 = 1388534400
@@ -71,6 +71,8 @@ def test_train_dataset_contents(prepared):
     # Each positive is followed by k negatives of the same user.
     users = arrays["user_id"].reshape(-1, k + 1)
     assert (users == users[:, :1]).all()
+    # One pass is exactly the batches training counts as an epoch.
+    assert sum(1 for _ in dataset) == batches_per_pass(prepared, 64, k)
 
 
 def test_deterministic_under_seed_and_fresh_each_epoch(prepared):

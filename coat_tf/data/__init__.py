@@ -10,7 +10,7 @@ from __future__ import annotations
 from coat_tf.data.dataset import PreparedDataset, content_hash
 from coat_tf.data.errors import DataError, ErrorLog
 from coat_tf.data.filtering import FilterConfig, format_stats, interaction_stats
-from coat_tf.data.pipeline import make_train_dataset
+from coat_tf.data.pipeline import batches_per_pass, make_train_dataset
 from coat_tf.data.prepare import prepare
 from coat_tf.data.prepare_config import SOURCES, PrepareConfig
 from coat_tf.data.splits import Candidates, leave_one_out, sample_candidates
@@ -23,6 +23,7 @@ __all__ = [
     "FilterConfig",
     "PrepareConfig",
     "PreparedDataset",
+    "batches_per_pass",
     "content_hash",
     "format_stats",
     "interaction_stats",

@@ -142,6 +142,13 @@ def make_train_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
+def batches_per_pass(data: PreparedDataset, batch_size: int, negatives: int = 4) -> int:
+    """Batches in one pass of :func:`make_train_dataset`: ``ceil(P (1 + k) / B)`` for ``P``
+    training positives, since every pass ends with its own (possibly short) batch. Training
+    counts its epochs in these steps over the repeated input."""
+    return -(-len(data.train) * (1 + negatives) // batch_size)
+
+
 def epoch_arrays(dataset) -> dict[str, np.ndarray]:
     """One pass of ``dataset`` concatenated into numpy arrays (for tests and checks)."""
     parts: dict[str, list[np.ndarray]] = {"label": []}
