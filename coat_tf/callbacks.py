@@ -105,7 +105,9 @@ class ValidationRanking(tf.keras.callbacks.Callback):
 class BestWeights(tf.keras.callbacks.Callback):
     """Saves the weights whenever ``val_ndcg`` improves; survives a restart.
 
-    Writes ``best/`` (a TensorFlow weights checkpoint, readable under any distribution
+    Epochs are counted from 1; :meth:`offer` with epoch 0 offers the weights training starts
+    from (a pre-trained start, which training may not improve on). A tie keeps the earlier
+    epoch. Writes ``best/`` (a TensorFlow weights checkpoint, readable under any distribution
     strategy) and ``best.json`` (epoch and validation figures) in ``folder``. The checkpoint is
     written into a temporary folder that then replaces ``best/``, so a kill never leaves a
     half-written one. On a resumed run ``best.json`` is read back, so only a real improvement
@@ -142,6 +144,10 @@ class BestWeights(tf.keras.callbacks.Callback):
         return (self.folder / "best" / "weights.index").is_file()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.offer(epoch + 1, logs)
+
+    def offer(self, epoch: int, logs: dict | None) -> None:
+        """Keep the model's weights as those of ``epoch`` if ``logs[monitor]`` beats the best."""
         value = (logs or {}).get(self.monitor)
         if value is None or math.isnan(value):
             return
@@ -157,7 +163,7 @@ class BestWeights(tf.keras.callbacks.Callback):
             os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
-        self.best = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.best = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")
 
 
@@ -171,8 +177,8 @@ class TestEveryEpoch(ValidationRanking):
     be measured. Nothing reads them to train, stop or keep weights: put this callback after
     the early stopping and the best checkpoint. They are added to the logs as
     ``test_hr_each_epoch`` and ``test_ndcg_each_epoch`` (TensorBoard shows them) and kept in
-    ``FILE`` (``{"<epoch>": {"hr": ..., "ndcg": ...}}``, epochs from 1), which a resumed run
-    adds to.
+    ``FILE`` (``{"<epoch>": {"hr": ..., "ndcg": ...}}``, epochs from 1; epoch 0 is a
+    pre-trained start, :meth:`record`), which a resumed run adds to.
 
     Args:
         recommender, users, items, k: as :class:`ValidationRanking`, with the test split.
@@ -210,8 +216,12 @@ class TestEveryEpoch(ValidationRanking):
         return {"epochs": epochs, "best_by_test": {"epoch": int(epoch), **best}}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.record(epoch + 1, logs)
+
+    def record(self, epoch: int, logs: dict | None) -> None:
+        """Evaluate the model as it is now and keep its figures as those of ``epoch``."""
         result = self.evaluate(logs)
         if self.folder is not None:
             epochs = self.read(self.folder)
-            epochs[str(epoch + 1)] = {"hr": float(result.hr), "ndcg": float(result.ndcg)}
+            epochs[str(epoch)] = {"hr": float(result.hr), "ndcg": float(result.ndcg)}
             atomic_write_text(self.folder / self.FILE, json.dumps(epochs, indent=2) + "\n")

@@ -197,6 +197,8 @@ class TrainConfig:
     ``pretrain_gmf`` and ``pretrain_mlp`` name run folders of a trained GMF and MLP of the same
     size on the same data: NeuMF then starts from their weights, the output layer set to
     ``[alpha h_gmf; (1 - alpha) h_mlp]`` (NCF's pre-training, ``alpha = pretrain_alpha``).
+    That start is validated before the first step and kept as epoch 0 if no epoch beats it
+    (NCF's code evaluates it too); the early stopping counts from it.
     """
 
     batch_size: int = 256

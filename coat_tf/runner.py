@@ -154,19 +154,31 @@ def fit_keras(
         dataset = dataset.with_options(options)
     tensorboard_dir = own_dir / "tensorboard"
     best = BestWeights(own_dir)
+    validation = ValidationRanking(recommender, data.valid.users, data.valid.items, train.top_k)
+    test_each_epoch = (
+        TestEveryEpoch(
+            recommender, data.test.users, data.test.items, train.top_k, run_dir if chief else None
+        )
+        if train.test_every_epoch
+        else None
+    )
+    if train.pretrain_gmf and not best.best:
+        _offer_the_start(model, validation, best, test_each_epoch)
     callbacks = [
         StopOnNonFiniteLoss(run_dir),  # first: a diverged run stops before the others look
-        ValidationRanking(recommender, data.valid.users, data.valid.items, train.top_k),
+        validation,
         best,
         tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         tf.keras.callbacks.EarlyStopping(
-            monitor="val_ndcg", mode="max", patience=train.early_stopping_patience
+            monitor="val_ndcg",
+            mode="max",
+            patience=train.early_stopping_patience,
+            # the best so far (a pre-trained start, a resumed run's best) is the bar to beat
+            baseline=best.best.get("val_ndcg"),
         ),
     ]
-    if train.test_every_epoch:  # after the early stopping and the best weights: never chooses
-        users, items = data.test.users, data.test.items
-        folder = run_dir if chief else None
-        callbacks.append(TestEveryEpoch(recommender, users, items, train.top_k, folder))
+    if test_each_epoch is not None:  # after the early stopping and the best weights
+        callbacks.append(test_each_epoch)
     callbacks.append(tf.keras.callbacks.TensorBoard(str(tensorboard_dir), histogram_freq=0))
     attention = (
         _attention_callback(recommender, data, tensorboard_dir, train.seed)
@@ -221,6 +233,28 @@ def _read_trained(run_dir: Path) -> dict | None:
     except (OSError, ValueError) as error:
         raise RunError(f"{path}: unreadable ({error}); delete it to train again") from None
     return figures
+
+
+def _offer_the_start(
+    model: tf.keras.Model,
+    validation: ValidationRanking,
+    best: BestWeights,
+    test_each_epoch: TestEveryEpoch | None,
+) -> None:
+    """Validate the weights training starts from, as epoch 0, and keep them if no epoch does
+    better.
+
+    For a pre-trained NeuMF: its start, ``[alpha h_gmf; (1 - alpha) h_mlp]`` of two trained
+    models, is already a model, and training from it with a fresh optimizer state can make it
+    worse before it makes it better (the NCF paper's reason for plain SGD at this stage). NCF's
+    code evaluates the start too ("Init") and keeps it if no epoch beats it.
+    """
+    logs: dict = {}
+    validation.evaluate(logs)
+    best.set_model(model)
+    best.offer(0, logs)
+    if test_each_epoch is not None:
+        test_each_epoch.record(0, {})
 
 
 def _pretrain(model: tf.keras.Model, run: RunConfig) -> None:

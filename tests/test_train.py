@@ -222,6 +222,34 @@ def test_test_every_epoch_records_figures_that_choose_nothing(tiny: Path, tmp_pa
     )
 
 
+def test_a_pretrained_start_is_validated_and_kept_if_no_epoch_beats_it(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """NeuMF from a GMF and an MLP is a model before its first step: it is validated as epoch
+    0, and chosen when training does not beat it (NCF's code counts it too). Adam at 1e-12
+    leaves the float32 weights as they are, so every epoch ties with the start and the tie
+    keeps the start; the early stopping takes the start as the bar to beat."""
+    data = ["--data", str(tiny), "--no-export", "--batch-size", "256", "--quiet"]
+    parts = {}
+    for model in ("gmf", "mlp"):
+        parts[model] = tmp_path / model
+        argv = [*data, "--model", model, "--run-dir", str(parts[model])]
+        assert main([*argv, "--epochs", "1", "--embedding-size", "8"]) == 0
+    run_dir = tmp_path / "neumf"
+    argv = [*data, "--model", "neumf", "--run-dir", str(run_dir), "--embedding-size", "8"]
+    pretrained = ["--pretrain-gmf", str(parts["gmf"]), "--pretrain-mlp", str(parts["mlp"])]
+    options = ["--learning-rate", "1e-12", "--epochs", "6", "--patience", "2"]
+    assert main([*argv, *pretrained, *options, "--test-every-epoch"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["best_epoch"] == 0
+    assert json.loads((run_dir / "best.json").read_text())["epoch"] == 0
+    assert metrics["epochs"] == 2  # two epochs without beating the start (patience 2)
+    epochs = json.loads((run_dir / "test_each_epoch.json").read_text())
+    assert sorted(epochs) == ["0", "1", "2"]
+    assert metrics["test"]["sampled"]["ndcg"] == pytest.approx(epochs["0"]["ndcg"], abs=1e-6)
+    assert epochs["1"] == epochs["0"]  # the weights did not move
+
+
 def test_test_every_epoch_is_refused_for_wmf(tiny: Path, tmp_path: Path, capsys) -> None:
     argv = ["--data", str(tiny), "--model", "wmf", "--run-dir", str(tmp_path / "r"), "--quiet"]
     assert main([*argv, "--test-every-epoch", "--no-export"]) != 0
