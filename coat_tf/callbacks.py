@@ -16,6 +16,7 @@ from coat_tf import evaluation
 from coat_tf.failures import NonFiniteWeights, TrainingDiverged, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models.recommender import Recommender
+from coat_tf.runs import ncf_epoch_rule
 
 
 class StopOnNonFiniteLoss(tf.keras.callbacks.Callback):
@@ -208,12 +209,9 @@ class TestEveryEpoch(ValidationRanking):
     @classmethod
     def summary(cls, folder: Path) -> dict | None:
         """``{"epochs": {...}, "best_by_test": {"epoch", "hr", "ndcg"}}``, or None if nothing
-        was recorded: the best epoch by test NDCG, as NCF's code reports it."""
+        was recorded: the epoch NCF's code reports (:func:`coat_tf.runs.ncf_epoch_rule`)."""
         epochs = cls.read(folder)
-        if not epochs:
-            return None
-        epoch, best = max(epochs.items(), key=lambda item: item[1]["ndcg"])
-        return {"epochs": epochs, "best_by_test": {"epoch": int(epoch), **best}}
+        return {"epochs": epochs, "best_by_test": ncf_epoch_rule(epochs)} if epochs else None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.record(epoch + 1, logs)

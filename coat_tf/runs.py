@@ -46,6 +46,18 @@ class RunDirError(ValueError):
     """A run folder that does not fit the command (``str()`` says what to do)."""
 
 
+def ncf_epoch_rule(epochs: dict[str, dict[str, float]]) -> dict:
+    """The epoch NCF's reference code reports, from a run's test figures per epoch
+    (``test_each_epoch.json``: ``{"<epoch>": {"hr", "ndcg"}}``, epoch 0 a pre-trained start):
+    the first epoch with the highest test HR (its ``if hr > best_hr``), with that epoch's HR
+    and NDCG, as ``{"epoch", "hr", "ndcg"}``. Chosen on the test split: for comparison only."""
+    if not epochs:
+        raise ValueError("no epoch was recorded")
+    in_order = sorted(epochs.items(), key=lambda item: int(item[0]))
+    epoch, best = max(in_order, key=lambda item: item[1]["hr"])  # the first of equals
+    return {"epoch": int(epoch), "hr": best["hr"], "ndcg": best["ndcg"]}
+
+
 def run_state(run_dir: str | Path) -> str:
     """One of ``"new"``, ``"finished"``, ``"failed"``, ``"unfinished"`` (module docstring)."""
     run_dir = Path(run_dir)

@@ -13,6 +13,7 @@ from coat_tf.data.manifest import update_checksums
 from coat_tf.experiments.__main__ import main
 from coat_tf.experiments.plan import plan, read_overrides, run_dir
 from coat_tf.experiments.report import markdown, summarise
+from coat_tf.runs import ncf_epoch_rule
 from tests.tiny_data import prepare_tiny
 
 SMOKE = ["--seeds", "0", "--factors", "8", "--epochs", "1", "--no-full-catalogue"]
@@ -200,6 +201,25 @@ def test_report_adds_ncf_s_rule_for_the_runs_that_recorded_it() -> None:
     text = markdown("ncf", rows, "T")
     rule = text.split("best epoch on test (NCF's rule)")[2]
     assert "| neumf | **0.4500** |" in rule and "gmf" not in rule.split("## Hyperparameters")[0]
+
+
+def test_ncf_s_rule_keeps_the_first_epoch_with_the_highest_test_hr() -> None:
+    """As NCF's code (``if hr > best_hr``): HR chooses, the first of equals stays, epochs in
+    numeric order (10 after 9), a pre-trained start (epoch 0) counts."""
+    epochs = {
+        "10": {"hr": 0.7, "ndcg": 0.40},
+        "9": {"hr": 0.7, "ndcg": 0.38},
+        "2": {"hr": 0.6, "ndcg": 0.45},
+        "0": {"hr": 0.5, "ndcg": 0.30},
+    }
+    assert ncf_epoch_rule(epochs) == {"epoch": 9, "hr": 0.7, "ndcg": 0.38}
+    assert ncf_epoch_rule({"0": {"hr": 0.7, "ndcg": 0.4}, "1": {"hr": 0.7, "ndcg": 0.5}}) == {
+        "epoch": 0,
+        "hr": 0.7,
+        "ndcg": 0.4,
+    }
+    with pytest.raises(ValueError, match="no epoch"):
+        ncf_epoch_rule({})
 
 
 def test_missing_content_stops_before_any_run(tmp_path, capsys) -> None:

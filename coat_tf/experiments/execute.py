@@ -21,6 +21,7 @@ from pathlib import Path
 from coat_tf import config as cfg
 from coat_tf.experiments.plan import PlannedRun
 from coat_tf.fileio import atomic_write_text
+from coat_tf.runs import ncf_epoch_rule
 
 RESULTS = "results.csv"
 COLUMNS = (
@@ -61,7 +62,9 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
     """One ``results.csv`` row from a run's ``metrics.json``."""
     test = metrics["test"]
     full = test.get("full_catalogue", {})
-    rule = (metrics.get("test_every_epoch") or {}).get("best_by_test", {})
+    # recomputed from the record, so that every row follows the rule as it is now
+    recorded = (metrics.get("test_every_epoch") or {}).get("epochs")
+    rule = ncf_epoch_rule(recorded) if recorded else {}
     return {
         "model": run.model,
         "factors": run.factors,
