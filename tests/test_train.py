@@ -228,7 +228,7 @@ def test_a_pretrained_start_is_validated_and_kept_if_no_epoch_beats_it(
     tiny: Path, tmp_path: Path
 ) -> None:
     """NeuMF from a GMF and an MLP is a model before its first step: it is validated as epoch
-    0, and chosen when training does not beat it (NCF's code counts it too). Adam at 1e-12
+    0, and chosen when training does not beat it (NCF's code counts it too). Adam at 1e-30
     leaves the float32 weights as they are, so every epoch ties with the start and the tie
     keeps the start; the early stopping takes the start as the bar to beat."""
     data = ["--data", str(tiny), "--no-export", "--batch-size", "256", "--quiet"]
@@ -240,7 +240,7 @@ def test_a_pretrained_start_is_validated_and_kept_if_no_epoch_beats_it(
     run_dir = tmp_path / "neumf"
     argv = [*data, "--model", "neumf", "--run-dir", str(run_dir), "--embedding-size", "8"]
     pretrained = ["--pretrain-gmf", str(parts["gmf"]), "--pretrain-mlp", str(parts["mlp"])]
-    options = ["--learning-rate", "1e-12", "--epochs", "6", "--patience", "2"]
+    options = ["--learning-rate", "1e-30", "--epochs", "6", "--patience", "2"]
     assert main([*argv, *pretrained, *options, "--test-every-epoch"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_epoch"] == 0
