@@ -245,9 +245,9 @@ def _offer_the_start(
     better.
 
     For a pre-trained NeuMF: its start, ``[alpha h_gmf; (1 - alpha) h_mlp]`` of two trained
-    models, is already a model, and training from it with a fresh optimizer state can make it
-    worse before it makes it better (the NCF paper's reason for plain SGD at this stage). NCF's
-    code evaluates the start too ("Init") and keeps it if no epoch beats it.
+    models, is already a model, and training it further can make it worse (on MovieLens-1M
+    every epoch after the start did: see the README). NCF's code evaluates the start too
+    ("Init") and keeps it if no epoch beats it.
     """
     logs: dict = {}
     validation.evaluate(logs)
