@@ -1,5 +1,6 @@
 """Training callbacks: a guard against a diverged loss, validation ranking metrics each epoch,
-the best weights kept on disk, and (on request) test ranking metrics each epoch."""
+the best weights kept on disk, early stopping on them, and (on request) test ranking metrics
+each epoch."""
 
 from __future__ import annotations
 
@@ -166,6 +167,28 @@ class BestWeights(tf.keras.callbacks.Callback):
         shutil.rmtree(old, ignore_errors=True)
         self.best = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")
+
+
+class StopWithoutImprovement(tf.keras.callbacks.Callback):
+    """Early stopping on the best epoch that a :class:`BestWeights` holds: training stops once
+    ``patience`` epochs have passed since it (``epoch - best_epoch >= patience``, and at least
+    one epoch since it).
+
+    Unlike Keras' ``EarlyStopping`` the count survives a restart (the best epoch is read back
+    from ``best.json``) and starts from a pre-trained start (epoch 0) when that is the best.
+    Put it after the :class:`BestWeights` it reads.
+    """
+
+    def __init__(self, best: BestWeights, patience: int) -> None:
+        super().__init__()
+        self.best, self.patience = best, patience
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.best.best:
+            return
+        since_best = epoch + 1 - self.best.best["epoch"]
+        if since_best > 0 and since_best >= self.patience:
+            self.model.stop_training = True
 
 
 class TestEveryEpoch(ValidationRanking):

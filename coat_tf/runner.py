@@ -26,6 +26,7 @@ from coat_tf import distribute, evaluation
 from coat_tf.callbacks import (
     BestWeights,
     StopOnNonFiniteLoss,
+    StopWithoutImprovement,
     TestEveryEpoch,
     ValidationRanking,
     check_finite_weights,
@@ -168,14 +169,8 @@ def fit_keras(
         StopOnNonFiniteLoss(run_dir),  # first: a diverged run stops before the others look
         validation,
         best,
+        StopWithoutImprovement(best, train.early_stopping_patience),
         tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        tf.keras.callbacks.EarlyStopping(
-            monitor="val_ndcg",
-            mode="max",
-            patience=train.early_stopping_patience,
-            # the best so far (a pre-trained start, a resumed run's best) is the bar to beat
-            baseline=best.best.get("val_ndcg"),
-        ),
     ]
     if test_each_epoch is not None:  # after the early stopping and the best weights
         callbacks.append(test_each_epoch)

@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from coat_tf import config as cfg
+from coat_tf.callbacks import BestWeights, StopWithoutImprovement
 from coat_tf.config import RunConfig
 from coat_tf.train import DEMO_EMBEDDING_SIZE, build_parser, main, resolve_config
 from tests.tiny_data import prepare_tiny
@@ -250,6 +252,25 @@ def test_a_pretrained_start_is_validated_and_kept_if_no_epoch_beats_it(
     assert sorted(epochs) == ["0", "1", "2"]
     assert metrics["test"]["sampled"]["ndcg"] == pytest.approx(epochs["0"]["ndcg"], abs=1e-6)
     assert epochs["1"] == epochs["0"]  # the weights did not move
+
+
+@pytest.mark.parametrize(
+    ("best_epoch", "patience", "last_epoch"),
+    [(0, 2, 2), (5, 3, 8), (3, 0, 4), (3, 1, 4)],
+)
+def test_early_stopping_counts_from_the_best_epoch_on_disk(
+    tmp_path: Path, best_epoch: int, patience: int, last_epoch: int
+) -> None:
+    """The best epoch read back from ``best.json`` (a pre-trained start, 0, or a resumed run's
+    best) is where the patience counts from; training stops after ``last_epoch``."""
+    (tmp_path / "best.json").write_text(json.dumps({"epoch": best_epoch, "val_ndcg": 0.5}))
+    stopper = StopWithoutImprovement(BestWeights(tmp_path), patience)
+    model = types.SimpleNamespace(stop_training=False)
+    stopper.set_model(model)
+    for epoch in range(best_epoch + 1, last_epoch + 1):  # counted from 1; Keras passes epoch - 1
+        assert not model.stop_training, epoch
+        stopper.on_epoch_end(epoch - 1)
+    assert model.stop_training
 
 
 def test_test_every_epoch_is_refused_for_wmf(tiny: Path, tmp_path: Path, capsys) -> None:
