@@ -265,10 +265,13 @@ def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa:
         speed = f"{metrics['examples_per_second']:.0f} examples/s"
     else:
         speed = f"{metrics['iterations_per_second']:.2f} ALS iterations/s"
+    best_epoch = str(metrics["best_epoch"])
+    if metrics["best_epoch"] == 0 and run.train.pretrain_gmf:
+        best_epoch += ": the pre-trained start"
     lines = [
         f"model {run.model_name} (F={run.model.embedding_size}) on {data.path}"
         + (" [simulated demo data]" if source == "demo" else ""),
-        f"  epochs {metrics['epochs']} (best {metrics['best_epoch']}), "
+        f"  epochs {metrics['epochs']} (best {best_epoch}), "
         f"{metrics['train_seconds']:.1f} s, {speed}",
         f"  best validation  HR@{run.train.top_k} {metrics['validation']['hr']:.4f}  "
         f"NDCG@{run.train.top_k} {metrics['validation']['ndcg']:.4f}",

@@ -227,7 +227,7 @@ def test_test_every_epoch_records_figures_that_choose_nothing(tiny: Path, tmp_pa
 
 
 def test_a_pretrained_start_is_validated_and_kept_if_no_epoch_beats_it(
-    tiny: Path, tmp_path: Path
+    tiny: Path, tmp_path: Path, capsys
 ) -> None:
     """NeuMF from a GMF and an MLP is a model before its first step: it is validated as epoch
     0, and chosen when training does not beat it (NCF's code counts it too). Adam at 1e-30
@@ -246,6 +246,7 @@ def test_a_pretrained_start_is_validated_and_kept_if_no_epoch_beats_it(
     assert main([*argv, *pretrained, *options, "--test-every-epoch"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_epoch"] == 0
+    assert "(best 0: the pre-trained start)" in capsys.readouterr().out
     assert json.loads((run_dir / "best.json").read_text())["epoch"] == 0
     assert metrics["epochs"] == 2  # two epochs without beating the start (patience 2)
     epochs = json.loads((run_dir / "test_each_epoch.json").read_text())
