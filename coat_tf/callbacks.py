@@ -169,6 +169,14 @@ class BestWeights(tf.keras.callbacks.Callback):
         atomic_write_text(self.folder / "best.json", json.dumps(self.best, indent=2) + "\n")
 
 
+def patience_spent(epochs_done: int, best: dict, patience: int) -> bool:
+    """Whether ``patience`` epochs have passed since the best one (``best``, as ``best.json``
+    holds it; empty: none yet), and at least one: ``epochs_done - best_epoch >= patience``.
+    The early stopping of the Keras models and of WMF's iterations."""
+    since_best = epochs_done - best["epoch"] if best else 0
+    return since_best > 0 and since_best >= patience
+
+
 class StopWithoutImprovement(tf.keras.callbacks.Callback):
     """Early stopping on the best epoch that a :class:`BestWeights` holds: training stops once
     ``patience`` epochs have passed since it (``epoch - best_epoch >= patience``, and at least
@@ -184,10 +192,7 @@ class StopWithoutImprovement(tf.keras.callbacks.Callback):
         self.best, self.patience = best, patience
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.best.best:
-            return
-        since_best = epoch + 1 - self.best.best["epoch"]
-        if since_best > 0 and since_best >= self.patience:
+        if patience_spent(epoch + 1, self.best.best, self.patience):
             self.model.stop_training = True
 
 

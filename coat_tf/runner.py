@@ -30,6 +30,7 @@ from coat_tf.callbacks import (
     TestEveryEpoch,
     ValidationRanking,
     check_finite_weights,
+    patience_spent,
 )
 from coat_tf.config import RunConfig, TrainConfig
 from coat_tf.data import PreparedDataset, batches_per_pass, make_train_dataset
@@ -307,8 +308,7 @@ def fit_wmf(
     started = time.perf_counter()
     done_here = 0
     while trainer.iterations < train.epochs:
-        since_best = trainer.iterations - best["epoch"] if best else 0
-        if since_best > 0 and since_best >= train.early_stopping_patience:
+        if patience_spent(trainer.iterations, best, train.early_stopping_patience):
             break
         trainer.step()
         done_here += 1
