@@ -99,7 +99,9 @@ class MfccEncoder(tf.keras.layers.Layer):
     alone, so the output and every weight's gradient are those of encoding every row (the
     gather's gradient sums the copies'); only the work shrinks, to the distinct songs (about 2/3
     of a batch of 256 on 300 songs). Rows with one id and different MFCCs (a placeholder id for
-    new songs) raise ``InvalidArgumentError``: they would all get the first one's vector.
+    new songs) raise ``InvalidArgumentError``: they would all get the first one's vector. XLA
+    drops that check (it ignores ``Assert``), so a step compiled with ``jit_compile`` (the
+    default on a GPU) does not make it; the package's inputs gather each row's MFCCs by its id.
     """
 
     def __init__(
