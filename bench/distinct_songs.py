@@ -16,8 +16,10 @@ prepared with MFCCs on first use); or ``--synthetic-songs N``, random batches wi
 drawn uniformly from ``N`` songs (the paper's 10,000 songs: the fewest repeats), each song with
 its own random MFCC excerpt. Each model is compiled as the package trains it (Adam, binary
 cross-entropy, ``TrainConfig.steps_per_execution`` unless given, no XLA on CPU); each round times
-``--steps`` steps of both forms in turn, so that they share the machine's load, and the table
-gives the median examples per second and the median of the per-round ratios.
+``--steps`` steps of both forms in turn, so that they share the machine's load. The table gives
+the median examples per second (wall) and CPU milliseconds per 100 examples (user and system,
+all threads: on a shared machine far steadier than wall time), and the median of the per-round
+ratios of each to the every-row form.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     rates: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     for name in args.models:
         config, dataset, repeats = _input(args, name)
         print(f"{name}: {repeats:.0f} distinct songs a batch of {args.batch_size}", flush=True)
@@ -60,23 +63,39 @@ def main(argv: list[str] | None = None) -> int:
             for form in (DISTINCT, EVERY_ROW)
         }
         for form in forms:
-            rates[name, form] = []
+            rates[name, form], cpu[name, form] = [], []
         for round_index in range(args.rounds):
             for form, model in forms.items():
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
-                rate = args.steps * args.batch_size / (time.perf_counter() - started)
-                rates[name, form].append(rate)
-                print(f"round {round_index + 1}: {name}, {form}: {rate:,.0f} examples/s")
+                examples = args.steps * args.batch_size
+                rates[name, form].append(examples / (time.perf_counter() - started))
+                cpu[name, form].append((time.process_time() - cpu_started) * 1e5 / examples)
+                print(
+                    f"round {round_index + 1}: {name}, {form}: {rates[name, form][-1]:,.0f} "
+                    f"examples/s, {cpu[name, form][-1]:.1f} CPU ms per 100 examples",
+                    flush=True,
+                )
         del forms
         tf.keras.backend.clear_session()
-    print("\n| model | encoder over | examples/s (median) | ratio to every row |")
-    print("|---|---|---:|---:|")
-    for (name, form), values in rates.items():
-        every = rates[name, EVERY_ROW]
-        ratio = statistics.median(a / b for a, b in zip(values, every, strict=True))
-        print(f"| {name} | {form} | {statistics.median(values):,.0f} | {ratio:.2f}x |")
+    print(
+        "\n| model | encoder over | examples/s | ratio to every row | CPU ms per 100 examples "
+        "| ratio to every row |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for name, form in rates:
+        wall, cpu_ms = rates[name, form], cpu[name, form]
+        wall_ratio = _median_ratio(wall, rates[name, EVERY_ROW])
+        cpu_ratio = _median_ratio(cpu_ms, cpu[name, EVERY_ROW])
+        print(
+            f"| {name} | {form} | {statistics.median(wall):,.0f} | {wall_ratio:.2f}x "
+            f"| {statistics.median(cpu_ms):.1f} | {cpu_ratio:.2f}x |"
+        )
     return 0
+
+
+def _median_ratio(values: list[float], reference: list[float]) -> float:
+    return statistics.median(a / b for a, b in zip(values, reference, strict=True))
 
 
 def _input(args: argparse.Namespace, name: str) -> tuple:  # noqa: ANN202
