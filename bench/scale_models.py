@@ -2,8 +2,7 @@
 
 Both build the registry's models at the paper's scale (30,753 users, 10,000 songs, 25 chords,
 sequences of 100; the MFCC models read 20 x 1,292 frames pooled by 8) with random weights and
-random batches: speed does not depend on either (the MFCC models' excerpts are random too, one per
-song, gathered by song id as training gathers them).
+random batches: speed does not depend on either.
 
 **training**: each model trains through Keras's own ``fit`` step, compiled as the package
 compiles it (Adam, binary cross-entropy, ``jit_compile`` = ``TrainConfig.jit_compile``, XLA by
@@ -109,10 +108,8 @@ def batches(config, names: list[str], batch_size: int, count: int) -> dict:  # n
         length = config.sequence_length
         features[CHORD_IDS] = rng.integers(0, config.num_chords, (*shape, length), np.int32)
     if any("cnn" in name or "lstm" in name for name in names):
-        # one excerpt per song, as training gathers them (the encoder encodes each song once)
         frames = (config.mfcc_steps, config.mfcc_coefficients)
-        table = rng.standard_normal((config.num_songs, *frames)).astype(np.float32)
-        features[MFCC] = table[features[SONG_ID]]
+        features[MFCC] = rng.standard_normal((*shape, *frames)).astype(np.float32)
     labels = (rng.random(shape) < 0.2).astype(np.float32)
     return {"features": features, "labels": labels}
 

@@ -143,16 +143,8 @@ def references(recommender: Recommender, data: PreparedDataset) -> dict[str, np.
         out["attention"] = attention(features, training=False).numpy()
         out["score_chords"] = _mean_song_copy(model)(features, training=False).numpy()
     if recommender.content_input == "mfcc":
-        # one excerpt a call: rows with one song id must share their MFCCs, and with the
-        # mean song embeddings any id stands for a new song
-        copy, pooled = _mean_song_copy(recommender.model), pool_mfcc(mfcc, 4)
-        out["score_mfcc"] = np.concatenate(
-            [
-                copy({"user_id": users[i : i + 1], "song_id": songs[i : i + 1],
-                      "mfcc": pooled[i : i + 1]}, training=False).numpy()
-                for i in range(len(users))
-            ]
-        )  # fmt: skip
+        features = {"user_id": users, "song_id": songs, "mfcc": pool_mfcc(mfcc, 4)}
+        out["score_mfcc"] = _mean_song_copy(recommender.model)(features, training=False).numpy()
     out["score"] = direct_scores(recommender, data, users, songs)
     all_users = np.repeat(np.arange(data.num_users), data.num_songs)
     all_songs = np.tile(np.arange(data.num_songs), data.num_users)

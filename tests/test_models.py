@@ -22,7 +22,7 @@ from coat_tf.models import (
     load_pretrained,
     song_tables,
 )
-from coat_tf.models.audio import MfccEncoder, mfcc_table, pool_mfcc
+from coat_tf.models.audio import mfcc_table, pool_mfcc
 from coat_tf.models.recommender import pairwise_score_all
 from coat_tf.models.wmf import confidence_matrix
 
@@ -192,48 +192,11 @@ def test_audio_models_score_new_songs_from_raw_mfccs() -> None:
         copy.get_layer("mlp_song_embedding").embeddings,
     ):
         table.assign(tf.repeat(tf.reduce_mean(table, 0, keepdims=True), SONGS, 0))
-    # every song embedding is the mean now, so any distinct ids do (one id, one excerpt)
     want = copy(
-        {"user_id": users, "song_id": np.arange(4, dtype=np.int32), "mfcc": pool_mfcc(raw, 4)}
+        {"user_id": users, "song_id": np.zeros(4, np.int32), "mfcc": pool_mfcc(raw, 4)}
     ).numpy()
     np.testing.assert_allclose(got, want, atol=1e-6)
     assert np.std(recommender.score_new_songs(np.zeros(4, np.int32), raw).numpy()) > 0
-
-
-@pytest.mark.parametrize("kind", ["cnn", "lstm"])
-def test_encoding_each_distinct_song_once_changes_no_output_and_no_gradient(kind: str) -> None:
-    """Training mode, so the batch normalisation uses the batch's moments: with ``song_ids``
-    the encoder must give what encoding every row gives, and the same weight gradients."""
-    encoder = MfccEncoder(kind, 6, filters=(4, 5), lstm_units=7)
-    song_ids = tf.constant([3, 1, 3, 0, 3, 1, 4, 0, 2, 3], tf.int32)
-    rows = tf.gather(pool_mfcc(_raw_mfcc(5), 4), song_ids)
-    encoder(rows)  # builds the weights
-
-    def run(**kwargs):  # noqa: ANN202
-        with tf.GradientTape() as tape:
-            out = encoder(rows, training=True, **kwargs)
-            loss = tf.reduce_sum(out * tf.range(1.0, 7.0))
-        return out, tape.gradient(loss, encoder.trainable_variables)
-
-    every_row, every_row_grads = run()
-    encoded, encode = [], encoder._encode
-    encoder._encode = lambda x: encoded.append(int(x.shape[0])) or encode(x)
-    once, once_grads = run(song_ids=song_ids)
-    assert encoded == [5]
-    np.testing.assert_allclose(once.numpy(), every_row.numpy(), rtol=1e-5, atol=1e-6)
-    assert np.std(every_row.numpy()) > 0
-    for got, want in zip(once_grads, every_row_grads, strict=True):
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
-
-
-def test_rows_with_one_song_id_and_different_mfccs_are_refused() -> None:
-    encoder = MfccEncoder("cnn", 6)
-    rows = pool_mfcc(_raw_mfcc(4), 4)
-    alike = tf.gather(rows, [0, 1, 2, 1])
-    alike = tf.tensor_scatter_nd_update(alike, [[1, 0, 0], [3, 0, 0]], [np.nan, np.nan])
-    encoder(alike, song_ids=tf.constant([0, 7, 1, 7]))  # equal NaNs are equal
-    with pytest.raises(tf.errors.InvalidArgumentError, match="(?s)different MFCCs.*ids:.*7"):
-        encoder(rows, song_ids=tf.constant([0, 7, 1, 7]))
 
 
 def test_pool_mfcc_averages_frames_time_first() -> None:

@@ -22,9 +22,6 @@ architecture, so this module chooses one and says why:
 - **Where it goes.** The content vector has the size of an MLP embedding (``4F`` with three
   layers), and joins the MLP path as a third input beside the user and song embeddings,
   ``tower([P_m[u]; Q_m[i]; content_i])``, as the issue that introduced the models asked.
-- **Work.** The encoder takes the rows' song ids and encodes each distinct song of a batch
-  once (:class:`MfccEncoder`): the same outputs and gradients, 1.2-1.3x the training examples
-  per second on the demo's 300 songs (``python -m bench.distinct_songs``).
 
 A song that is not in the catalogue is scored from its MFCCs (:meth:`AudioRecommender.
 score_new_songs`): it has no song embeddings, so both paths use the catalogue's mean song
@@ -40,7 +37,7 @@ import tensorflow as tf
 
 from coat_tf.checks import check_choice, check_positive_int
 from coat_tf.config import ModelConfig
-from coat_tf.models.inputs import MFCC, SONG_ID, id_inputs, mfcc_input
+from coat_tf.models.inputs import MFCC, id_inputs, mfcc_input
 from coat_tf.models.ncf import (
     GMF_LAYER,
     MLP_SONG_LAYER,
@@ -89,19 +86,7 @@ class MfccEncoder(tf.keras.layers.Layer):
         kernel_size: the CNN's kernel width (steps).
         lstm_units: the LSTM's units.
 
-    Input: ``[B, T, n]`` float, and optionally the rows' ``song_ids [B]``. Output: ``[B,
-    output_size]``.
-
-    With ``song_ids`` each distinct song in the batch is encoded once and its vector copied to
-    its rows: ``out = body(normalise(x)[first])[position]``, where ``tf.unique`` gives each row's
-    ``position`` among the distinct songs and ``first`` is each distinct song's first row. The
-    batch normalisation still sees every row, and the body and projection act on each row
-    alone, so the output and every weight's gradient are those of encoding every row (the
-    gather's gradient sums the copies'); only the work shrinks, to the distinct songs (about 2/3
-    of a batch of 256 on 300 songs). Rows with one id and different MFCCs (a placeholder id for
-    new songs) raise ``InvalidArgumentError``: they would all get the first one's vector. XLA
-    drops that check (it ignores ``Assert``), so a step compiled with ``jit_compile`` (the
-    default on a GPU) does not make it; the package's inputs gather each row's MFCCs by its id.
+    Input: ``[B, T, n]`` float. Output: ``[B, output_size]``.
     """
 
     def __init__(
@@ -155,37 +140,8 @@ class MfccEncoder(tf.keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         super().build(input_shape)
 
-    def call(
-        self,
-        inputs: tf.Tensor,
-        training: bool | None = None,
-        song_ids: tf.Tensor | None = None,
-    ) -> tf.Tensor:
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         x = self.normalise(inputs, training=training)
-        if song_ids is None:
-            return self._encode(x)
-        song_ids = tf.reshape(song_ids, [-1])
-        distinct, position = tf.unique(song_ids)
-        rows = tf.range(tf.shape(position)[0])
-        first = tf.math.unsorted_segment_min(rows, position, tf.shape(distinct)[0])
-        # bit for bit, so that equal NaNs count as equal
-        bits = tf.bitcast(inputs, tf.int32)
-        differs = tf.reduce_any(tf.gather(bits, tf.gather(first, position)) != bits, axis=[1, 2])
-        check = tf.debugging.Assert(
-            tf.logical_not(tf.reduce_any(differs)),
-            [
-                "rows with the same song id have different MFCCs; each song id is encoded "
-                "once, so give each excerpt its own id (a song outside the catalogue: "
-                "Recommender.score_new_songs). Song ids:",
-                tf.boolean_mask(song_ids, differs),
-            ],
-        )
-        with tf.control_dependencies([check]):
-            once = self._encode(tf.gather(x, first))
-        return tf.gather(once, position)
-
-    def _encode(self, x: tf.Tensor) -> tf.Tensor:
-        """The body and the projection, row by row: ``[R, T, n] -> [R, output_size]``."""
         for layer in self.body:
             x = layer(x)
         return self.project(x)
@@ -210,8 +166,7 @@ def build_neumf_audio_model(config: ModelConfig, kind: str) -> tf.keras.Model:
     inputs = id_inputs()
     inputs[MFCC] = mfcc_input(config.mfcc_steps, config.mfcc_coefficients)
     encoder = MfccEncoder(kind, mlp_embedding_size(config), name=ENCODER_LAYER)
-    content = encoder(inputs[MFCC], song_ids=inputs[SONG_ID])
-    probability = neumf_graph(config, inputs, content=content)
+    probability = neumf_graph(config, inputs, content=encoder(inputs[MFCC]))
     return tf.keras.Model(inputs=inputs, outputs=probability, name=f"neumf_{kind}")
 
 
