@@ -31,7 +31,7 @@ from coat_tf.config import ModelConfig, RunConfig
 from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import MODELS
-from coat_tf.runs import prepare_run_dir
+from coat_tf.runs import METRICS_FILE, prepare_run_dir
 from coat_tf.schema import MFCC
 
 #: The embedding size of a run on the demo data when neither ``--config`` nor
@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not chief:
         print(f"{distribute.worker_name()}: trained in step with the chief", file=sys.stderr)
         return 0
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     print(summary(run, metrics, run_dir, data))
     return 0
 

@@ -133,6 +133,40 @@ def test_plan_orders_runs_and_resolves_settings(tmp_path) -> None:
         plan("ncf", ["bpr"], [8], [0], tmp_path, SHAPES, "/d", overrides)
 
 
+def test_pretrained_neumf_can_start_from_another_folders_finished_parts(tmp_path) -> None:
+    """``--pretrained-from``: a variant of ``neumf-pre``'s settings in its own folder reuses
+    finished GMF and MLP runs; missing or unfinished ones are named before anything runs."""
+    parts, out = tmp_path / "ncf", tmp_path / "variant"
+    overrides = {"defaults": {}, "models": {"neumf-pre": {"train": {"optimizer": "sgd"}}}}
+
+    def planned():  # noqa: ANN202
+        return plan(
+            "ncf", ["neumf-pre"], [8], [0, 1], out, SHAPES, "/d", overrides, None, None, parts
+        )
+
+    with pytest.raises(ValueError, match="not finished: .*gmf/f8/seed0.*mlp/f8/seed0"):
+        planned()
+    for model in ("gmf", "mlp"):
+        for seed in (0, 1):
+            run_dir(parts, model, 8, seed).mkdir(parents=True)
+            if seed == 0 or model == "gmf":
+                (run_dir(parts, model, 8, seed) / "metrics.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"not finished: \S*mlp/f8/seed1$"):
+        planned()
+    (run_dir(parts, "mlp", 8, 1) / "metrics.json").write_text("{}")
+    runs = planned()
+    assert [(r.model, r.seed, r.run_dir) for r in runs] == [
+        ("neumf-pre", 0, run_dir(out, "neumf-pre", 8, 0)),
+        ("neumf-pre", 1, run_dir(out, "neumf-pre", 8, 1)),
+    ]
+    assert runs[1].config.train.pretrain_gmf == str(run_dir(parts, "gmf", 8, 1))
+    assert runs[1].config.train.pretrain_mlp == str(run_dir(parts, "mlp", 8, 1))
+    assert runs[1].config.train.optimizer == "sgd"
+    # without it the parts must be this experiment's, listed first
+    with pytest.raises(ValueError, match="list gmf, mlp before neumf-pre"):
+        plan("ncf", ["neumf-pre"], [8], [0], out, SHAPES, "/d", overrides)
+
+
 def test_tuned_configurations_fill_in_hyperparameters(tmp_path) -> None:
     tuned = tmp_path / "tuning"
     (tuned / "coat").mkdir(parents=True)

@@ -4,7 +4,7 @@
 
     python -m coat_tf.experiments table1|fig2|ncf [--data DIR] [--seeds 0 1 2]
         [--factors 8 16 32 64] [--models ...] [--out DIR] [--config FILE] [--tuned DIR]
-        [--epochs N] [--no-full-catalogue]
+        [--epochs N] [--pretrained-from DIR] [--no-full-catalogue]
 
 Runs one training run per (model, predictive factors, seed) into ``OUT/runs/<model>/f<F>/
 seed<S>/`` (each with its ``config.json`` and ``metrics.json``), then writes ``OUT/results.csv``
@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="JSON: {'defaults': {...}, 'models': {name: {...}}}")
     parser.add_argument("--tuned", help="a tuning folder: each model's best_config.json")
     parser.add_argument("--epochs", type=int, help="maximum epochs of every run")
+    parser.add_argument(
+        "--pretrained-from",
+        help="neumf-pre starts from the finished GMF and MLP runs of this experiment folder "
+        "(default: --out's, listed before it in --models)",
+    )
     parser.add_argument("--title", help="title of the tables and the plot")
     parser.add_argument(
         "--no-full-catalogue", action="store_true", help="skip full-catalogue evaluation"
@@ -84,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             read_overrides(args.config),
             args.tuned,
             args.epochs,
+            Path(args.pretrained_from) if args.pretrained_from else None,
         )
         for spec, run in zip(specs, runs, strict=False):
             song_tables(spec, data, run.config.model)  # missing content fails before any run

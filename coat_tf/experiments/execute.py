@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from coat_tf import config as cfg
-from coat_tf.experiments.plan import PlannedRun
+from coat_tf.experiments.plan import PlannedRun, is_finished
 from coat_tf.fileio import atomic_write_text
-from coat_tf.runs import ncf_epoch_rule
+from coat_tf.runs import METRICS_FILE, ncf_epoch_rule
 
 RESULTS = "results.csv"
 COLUMNS = (
@@ -92,7 +92,7 @@ def other_rows(out: Path, rows: list[dict]) -> list[dict]:
     """Rows of the finished runs under ``out/runs`` that ``rows`` does not hold."""
     known = {row["run_dir"] for row in rows}
     found = []
-    for path in sorted(Path(out).glob("runs/*/f*/seed*/metrics.json")):
+    for path in sorted(Path(out).glob(f"runs/*/f*/seed*/{METRICS_FILE}")):
         run_dir = path.parent
         if str(run_dir) in known:
             continue
@@ -140,14 +140,14 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
 
     rows: list[dict] = []
     done_times: list[float] = []
-    todo = [run for run in runs if not (run.run_dir / "metrics.json").is_file()]
+    todo = [run for run in runs if not is_finished(run.run_dir)]
     print(
         f"{len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run",
         file=sys.stderr,
         flush=True,
     )
     for index, run in enumerate(runs, start=1):
-        metrics_path = run.run_dir / "metrics.json"
+        metrics_path = run.run_dir / METRICS_FILE
         label = f"[{index}/{len(runs)}] {run.model} F={run.factors} seed {run.seed}"
         if metrics_path.is_file():
             rows.append(metrics_row(run, json.loads(metrics_path.read_text())))
@@ -168,7 +168,7 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         rows.append(metrics_row(run, metrics))
         write_results(out / RESULTS, rows + other_rows(out, rows))
         done_times.append(time.perf_counter() - started)
-        left = len([r for r in runs[index:] if not (r.run_dir / "metrics.json").is_file()])
+        left = len([r for r in runs[index:] if not is_finished(r.run_dir)])
         mean = sum(done_times) / len(done_times)
         row = rows[-1]
         print(

@@ -9,7 +9,8 @@ The paper's experiments, and the reproduction of NCF's published table:
   ``wmf``, ``neumf``, ``neumf-cnn``, ``neumf-lstm``.
 - ``ncf``: NCF's models on its protocol (He et al., 2017): ``gmf``, ``mlp``, ``neumf``,
   ``neumf-pre`` (NeuMF pre-trained from this experiment's GMF and MLP runs of the same size and
-  seed) and ``wmf``.
+  seed, or, with ``pretrained_from``, from the finished ones of another experiment's folder, so
+  that variants of its settings share one pair of parts) and ``wmf``.
 
 Settings of each run, in order: :class:`~coat_tf.config.RunConfig`'s defaults, then a
 ``--config`` file's ``"defaults"`` and its entry for the model, then the tuner's best
@@ -28,6 +29,7 @@ from pathlib import Path
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
 from coat_tf.models import get_spec
+from coat_tf.runs import METRICS_FILE
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "table1": ("coat", "coat-ones", "coat-uniform"),
@@ -65,17 +67,23 @@ def run_dir(out: Path, model: str, factors: int, seed: int) -> Path:
     return Path(out) / "runs" / model / f"f{factors}" / f"seed{seed}"
 
 
+def is_finished(folder: Path) -> bool:
+    """Whether the run in ``folder`` finished (it wrote its ``metrics.json``)."""
+    return (Path(folder) / METRICS_FILE).is_file()
+
+
 def registered_name(model: str) -> str:
     """The ``--model`` name behind an experiment's model name."""
     return PRETRAINED[model][0] if model in PRETRAINED else model
 
 
-def check_models(models: list[str]) -> None:
-    """Unknown names, or a pre-trained NeuMF without the runs it starts from, are errors."""
+def check_models(models: list[str], parts_elsewhere: bool = False) -> None:
+    """Unknown names, or a pre-trained NeuMF without the runs it starts from (listed before it,
+    unless ``parts_elsewhere``: another folder's), are errors."""
     for name in models:
         if name not in PRETRAINED:
             get_spec(name)
-    for name in models:
+    for name in models if not parts_elsewhere else []:
         if name in PRETRAINED:
             needs = PRETRAINED[name][1]
             missing = [m for m in needs if m not in models]
@@ -139,12 +147,20 @@ def plan(
     overrides: dict,
     tuned: str | os.PathLike | None = None,
     epochs: int | None = None,
+    pretrained_from: Path | None = None,
 ) -> list[PlannedRun]:
     """Every run of the experiment, in the order they run: by seed, then size, then model (so
-    that partial results cover every model), a pre-trained NeuMF after its GMF and MLP."""
+    that partial results cover every model), a pre-trained NeuMF after its GMF and MLP (those
+    of ``out``, or the finished ones of ``pretrained_from``).
+
+    Raises:
+        ValueError: an unknown experiment or model, a pre-trained NeuMF listed before its parts,
+            or parts missing or unfinished in ``pretrained_from``.
+    """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {list(EXPERIMENTS)}")
-    check_models(models)
+    check_models(models, parts_elsewhere=pretrained_from is not None)
+    parts_folder = Path(pretrained_from) if pretrained_from is not None else Path(out)
     runs = []
     for seed in seeds:
         for size in factors:
@@ -168,9 +184,15 @@ def plan(
                 settings["model_name"] = registered_name(model)
                 settings["data_dir"] = data_dir
                 if model in PRETRAINED:
-                    gmf, mlp = PRETRAINED[model][1]
-                    settings["train"]["pretrain_gmf"] = str(run_dir(out, gmf, size, seed))
-                    settings["train"]["pretrain_mlp"] = str(run_dir(out, mlp, size, seed))
+                    parts = [run_dir(parts_folder, m, size, seed) for m in PRETRAINED[model][1]]
+                    unfinished = [str(p) for p in parts if not is_finished(p)]
+                    if pretrained_from is not None and unfinished:
+                        raise ValueError(
+                            f"{model} starts from finished runs of --pretrained-from "
+                            f"{pretrained_from}; not finished: {', '.join(unfinished)}"
+                        )
+                    settings["train"]["pretrain_gmf"] = str(parts[0])
+                    settings["train"]["pretrain_mlp"] = str(parts[1])
                 config = cfg.from_dict(RunConfig, settings)
                 runs.append(
                     PlannedRun(model, size, seed, run_dir(out, model, size, seed), config, source)
