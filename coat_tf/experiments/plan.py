@@ -83,7 +83,9 @@ def check_models(models: list[str], parts_elsewhere: bool = False) -> None:
     for name in models:
         if name not in PRETRAINED:
             get_spec(name)
-    for name in models if not parts_elsewhere else []:
+    if parts_elsewhere:
+        return
+    for name in models:
         if name in PRETRAINED:
             needs = PRETRAINED[name][1]
             missing = [m for m in needs if m not in models]
