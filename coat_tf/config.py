@@ -91,6 +91,10 @@ class ModelConfig:
         attention_mode: ``"learned"`` (equations 2 to 4) or ``"uniform"`` (the ablation
             "without attention": every position weighs the same).
         l2: L2 regularisation on the embeddings (0 disables it).
+        embedding_init_std: for GMF, MLP, NeuMF and NeuMF+CNN/LSTM, every embedding table drawn
+            from ``N(0, embedding_init_std)``, as NCF's code does with 0.01; ``None`` (the
+            default) keeps the layers' own: ``N(0, 0.05)`` for GMF's tables, ``U(-0.05, 0.05)``
+            for the MLP's (Keras' defaults). COAT does not read it.
         dropout: dropout rate between tower layers.
         mfcc_coefficients, mfcc_frames: shape of a song's MFCC excerpt (``n_mfcc x frames``), for
             the audio models; set from the data set.
@@ -111,6 +115,7 @@ class ModelConfig:
     attention_user_embedding: str = "shared"
     attention_mode: str = "learned"
     l2: float = 0.0
+    embedding_init_std: float | None = None
     dropout: float = 0.0
     mfcc_coefficients: int = 20
     mfcc_frames: int = 1292
@@ -139,6 +144,13 @@ class ModelConfig:
         check_choice("attention_user_embedding", self.attention_user_embedding, USER_EMBEDDINGS)
         check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
         check_non_negative("l2", self.l2)
+        if self.embedding_init_std is not None:
+            _require(
+                isinstance(self.embedding_init_std, int | float) and self.embedding_init_std > 0,
+                "embedding_init_std",
+                self.embedding_init_std,
+                "a positive number or null",
+            )
         _require(
             self.mfcc_frames >= self.mfcc_pool,
             "mfcc_pool",

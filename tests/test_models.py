@@ -199,6 +199,27 @@ def test_audio_models_score_new_songs_from_raw_mfccs() -> None:
     assert np.std(recommender.score_new_songs(np.zeros(4, np.int32), raw).numpy()) > 0
 
 
+@pytest.mark.parametrize("name", ["gmf", "mlp", "neumf", "neumf-cnn"])
+def test_embedding_init_std_draws_every_embedding_table_as_ncf_does(name: str) -> None:
+    """NCF's code draws every embedding from N(0, 0.01); by default GMF's tables are N(0,
+    0.05) and the MLP's U(-0.05, 0.05) (Keras' defaults)."""
+    tf.keras.utils.set_random_seed(0)
+    ncf_like = get_spec(name).build(_config(64, embedding_init_std=0.01))
+    default = get_spec(name).build(_config(64))
+    tables = [w.name for w in ncf_like.weights if "embedding" in w.name]
+    assert len(tables) == {"gmf": 2, "mlp": 2}.get(name, 4)
+    for table in tables:
+        drawn = next(w for w in ncf_like.weights if w.name == table).numpy()
+        assert abs(drawn.std() - 0.01) < 0.002 and abs(drawn.mean()) < 0.002, table
+        before = next(w for w in default.weights if w.name == table).numpy()
+        if "mlp" in table:
+            assert np.abs(before).max() <= 0.05 and before.std() > 0.025, table  # uniform
+        else:
+            assert abs(before.std() - 0.05) < 0.01, table
+    with pytest.raises(ValueError, match="embedding_init_std"):
+        _config(8, embedding_init_std=0.0)
+
+
 def test_pool_mfcc_averages_frames_time_first() -> None:
     mfcc = np.arange(2 * 3 * 9, dtype="float32").reshape(2, 3, 9)
     pooled = pool_mfcc(mfcc, 4).numpy()

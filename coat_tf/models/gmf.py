@@ -5,9 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from coat_tf.config import ModelConfig
-from coat_tf.layers import GMF
 from coat_tf.models.inputs import SONG_ID, USER_ID, id_inputs
-from coat_tf.models.ncf import GMF_LAYER, PREDICTION_LAYER, predict
+from coat_tf.models.ncf import GMF_LAYER, PREDICTION_LAYER, gmf_layer, predict
 from coat_tf.models.recommender import KerasRecommender
 
 
@@ -21,9 +20,7 @@ def build_gmf_model(config: ModelConfig) -> tf.keras.Model:
     Inputs ``{"user_id": [B], "song_id": [B]}``; output the probability ``[B]``.
     """
     inputs = id_inputs()
-    product, _ = GMF(
-        config.num_users, config.num_songs, config.embedding_size, l2=config.l2, name=GMF_LAYER
-    )([inputs[USER_ID], inputs[SONG_ID]])
+    product, _ = gmf_layer(config)([inputs[USER_ID], inputs[SONG_ID]])
     prediction = tf.keras.layers.Dense(1, name=PREDICTION_LAYER)
     return tf.keras.Model(inputs=inputs, outputs=predict(prediction, [product]), name="gmf")
 

@@ -60,14 +60,38 @@ def _regularizer(config: ModelConfig):  # noqa: ANN202 - a Keras regularizer or 
     return tf.keras.regularizers.l2(config.l2) if config.l2 else None
 
 
+def embedding_initializer(
+    config: ModelConfig, default: str
+) -> str | tf.keras.initializers.Initializer:
+    """``N(0, config.embedding_init_std)`` where that is set, else ``default``."""
+    std = config.embedding_init_std
+    return default if std is None else tf.keras.initializers.RandomNormal(0.0, std)
+
+
+def gmf_layer(config: ModelConfig) -> GMF:
+    """The GMF layer of GMF and NeuMF (user and song tables of ``embedding_size``)."""
+    return GMF(
+        config.num_users,
+        config.num_songs,
+        config.embedding_size,
+        l2=config.l2,
+        embeddings_initializer=embedding_initializer(config, "random_normal"),
+        name=GMF_LAYER,
+    )
+
+
 def mlp_layers(config: ModelConfig) -> tuple[tf.keras.layers.Layer, ...]:
     """The MLP path's user and song embeddings and its tower (hidden layers only)."""
     size = mlp_embedding_size(config)
-    user = tf.keras.layers.Embedding(
-        config.num_users, size, embeddings_regularizer=_regularizer(config), name=MLP_USER_LAYER
-    )
-    song = tf.keras.layers.Embedding(
-        config.num_songs, size, embeddings_regularizer=_regularizer(config), name=MLP_SONG_LAYER
+    user, song = (
+        tf.keras.layers.Embedding(
+            count,
+            size,
+            embeddings_initializer=embedding_initializer(config, "uniform"),
+            embeddings_regularizer=_regularizer(config),
+            name=name,
+        )
+        for count, name in ((config.num_users, MLP_USER_LAYER), (config.num_songs, MLP_SONG_LAYER))
     )
     tower = TowerMLP(
         config.tower_widths[0],
@@ -98,9 +122,7 @@ def neumf_graph(
 ) -> tf.Tensor:
     """NeuMF's probability for symbolic ``inputs``, with an optional song-content vector
     ``[B, c]`` joining the MLP path (the audio models)."""
-    gmf_out, _ = GMF(
-        config.num_users, config.num_songs, config.embedding_size, l2=config.l2, name=GMF_LAYER
-    )([inputs[USER_ID], inputs[SONG_ID]])
+    gmf_out, _ = gmf_layer(config)([inputs[USER_ID], inputs[SONG_ID]])
     user, song, tower = mlp_layers(config)
     vectors = [user(inputs[USER_ID]), song(inputs[SONG_ID])]
     if content is not None:
