@@ -83,16 +83,18 @@ def gmf_layer(config: ModelConfig) -> GMF:
 def mlp_layers(config: ModelConfig) -> tuple[tf.keras.layers.Layer, ...]:
     """The MLP path's user and song embeddings and its tower (hidden layers only)."""
     size = mlp_embedding_size(config)
-    user, song = (
-        tf.keras.layers.Embedding(
+
+    def table(count: int, name: str) -> tf.keras.layers.Embedding:
+        return tf.keras.layers.Embedding(
             count,
             size,
             embeddings_initializer=embedding_initializer(config, "uniform"),
             embeddings_regularizer=_regularizer(config),
             name=name,
         )
-        for count, name in ((config.num_users, MLP_USER_LAYER), (config.num_songs, MLP_SONG_LAYER))
-    )
+
+    user = table(config.num_users, MLP_USER_LAYER)
+    song = table(config.num_songs, MLP_SONG_LAYER)
     tower = TowerMLP(
         config.tower_widths[0],
         config.tower_layers,
