@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from coat_tf import config as cfg
-from coat_tf.experiments.plan import PlannedRun, is_finished
+from coat_tf.experiments.plan import PlannedRun
 from coat_tf.fileio import atomic_write_text
-from coat_tf.runs import METRICS_FILE, ncf_epoch_rule
+from coat_tf.runs import FINISHED, METRICS_FILE, ncf_epoch_rule, run_state
 
 RESULTS = "results.csv"
 COLUMNS = (
@@ -140,7 +140,7 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
 
     rows: list[dict] = []
     done_times: list[float] = []
-    todo = [run for run in runs if not is_finished(run.run_dir)]
+    todo = [run for run in runs if run_state(run.run_dir) != FINISHED]
     print(
         f"{len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run",
         file=sys.stderr,
@@ -168,7 +168,7 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         rows.append(metrics_row(run, metrics))
         write_results(out / RESULTS, rows + other_rows(out, rows))
         done_times.append(time.perf_counter() - started)
-        left = len([r for r in runs[index:] if not is_finished(r.run_dir)])
+        left = len([r for r in runs[index:] if run_state(r.run_dir) != FINISHED])
         mean = sum(done_times) / len(done_times)
         row = rows[-1]
         print(

@@ -29,7 +29,7 @@ from pathlib import Path
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
 from coat_tf.models import get_spec
-from coat_tf.runs import METRICS_FILE
+from coat_tf.runs import FINISHED, run_state
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "table1": ("coat", "coat-ones", "coat-uniform"),
@@ -65,11 +65,6 @@ class PlannedRun:
 def run_dir(out: Path, model: str, factors: int, seed: int) -> Path:
     """``OUT/runs/<model>/f<factors>/seed<seed>``."""
     return Path(out) / "runs" / model / f"f{factors}" / f"seed{seed}"
-
-
-def is_finished(folder: Path) -> bool:
-    """Whether the run in ``folder`` finished (it wrote its ``metrics.json``)."""
-    return (Path(folder) / METRICS_FILE).is_file()
 
 
 def registered_name(model: str) -> str:
@@ -187,7 +182,7 @@ def plan(
                 settings["data_dir"] = data_dir
                 if model in PRETRAINED:
                     parts = [run_dir(parts_folder, m, size, seed) for m in PRETRAINED[model][1]]
-                    unfinished = [str(p) for p in parts if not is_finished(p)]
+                    unfinished = [str(p) for p in parts if run_state(p) != FINISHED]
                     if pretrained_from is not None and unfinished:
                         raise ValueError(
                             f"{model} starts from finished runs of --pretrained-from "
