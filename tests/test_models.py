@@ -341,3 +341,23 @@ def test_coat_full_catalogue_with_many_chords_takes_the_gather_path() -> None:
         pairwise_score_all(recommender, users).numpy(),
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("name", ["neumf-cnn", "neumf-lstm"])
+def test_audio_pairs_encode_each_song_once_and_score_as_the_model(name: str) -> None:
+    """``score_pairs`` encodes the distinct songs of a call and gathers their content vectors:
+    the Keras model's scores, whatever the order and repetition of the songs."""
+    recommender, model, _ = _recommender(name, steps=3)
+    rng = np.random.default_rng(5)
+    users = rng.integers(0, USERS, 200).astype("int32")
+    songs = rng.choice([0, 3, 3, SONGS - 1, 7], 200).astype("int32")
+    direct = model(recommender.features(users, songs), training=False).numpy()
+    np.testing.assert_allclose(recommender.score_pairs(users, songs).numpy(), direct, atol=1e-6)
+    encoded = []
+    encoder_call = recommender.encoder.call
+    recommender.encoder.call = lambda x, **kw: encoded.append(x.shape[0]) or encoder_call(x, **kw)
+    try:
+        recommender.score_pairs(users, songs)
+    finally:
+        del recommender.encoder.call
+    assert encoded == [4]

@@ -186,6 +186,7 @@ def every_pair(users: tf.Tensor, songs: tf.Tensor) -> tf.Tensor:
 class AudioRecommender(KerasRecommender):
     """The scoring interface of NeuMF+CNN and NeuMF+LSTM.
 
+    ``score_pairs`` and ``score_all`` encode each song's MFCCs once per call, not once per pair.
     ``score_new_songs(user_ids [N], mfcc [N, n, frames]) -> [N]`` scores songs with new audio
     from their raw MFCC excerpts (as ``prepare --mfcc`` computes them): pooled like the
     catalogue's, encoded, and read with the catalogue's mean song embeddings in both paths.
@@ -219,6 +220,30 @@ class AudioRecommender(KerasRecommender):
         self.tower = model.get_layer(MLP_TOWER_LAYER)
         self.encoder = model.get_layer(ENCODER_LAYER)
         self.prediction = model.get_layer(PREDICTION_LAYER)
+
+    def score_pairs(self, user_ids: tf.Tensor, song_ids: tf.Tensor) -> tf.Tensor:
+        """Aligned pairs, ``[N], [N] -> [N]``, each distinct song of the call encoded once.
+
+        The same scores as the Keras model on the pairs (the encoder reads only the song's
+        MFCCs, and with ``training=False`` its batch normalisation uses its moving statistics,
+        so a song's content vector does not depend on the rows beside it). Sampled evaluation
+        asks for 100 candidates of each of 256 users at once: 25,600 pairs over at most the
+        catalogue's songs, each of which the model would encode again for every user that has it
+        among its candidates.
+        """
+        user_ids = tf.cast(user_ids, tf.int32)
+        song_ids = tf.cast(song_ids, tf.int32)
+        songs, row = tf.unique(song_ids)
+        content = self.encoder(tf.gather(self.tables[MFCC], songs), training=False)  # [S, c]
+        gmf_out = tf.gather(self.gmf.user_embeddings, user_ids) * tf.gather(
+            self.gmf.song_embeddings, song_ids
+        )
+        mlp_in = [
+            tf.gather(self.mlp_users, user_ids),
+            tf.gather(self.mlp_songs, song_ids),
+            tf.gather(content, row),
+        ]
+        return predict(self.prediction, [gmf_out, mlp_path(self.tower, mlp_in)])
 
     def score_all(self, user_ids: tf.Tensor) -> tf.Tensor:
         """Every catalogue song for each user: ``[N] -> [N, num_songs]``.
