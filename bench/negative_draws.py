@@ -1,0 +1,78 @@
+"""How much the draw of the sampled test negatives moves a finished run's figures.
+
+    .venv/bin/python -m bench.negative_draws RUN_DIR [RUN_DIR ...] [--draws 10]
+
+The sampled test figures rank each user's held-out song among 99 negatives that ``prepare``
+drew once, with its seed. This scores each run's best weights on the stored candidates and on
+``--draws`` other draws of 99 negatives per user (the same rule: songs the user never
+interacted with in train, validation or test; :func:`coat_tf.data.splits.sample_candidates`),
+and prints HR@K and NDCG@K of the stored draw beside the mean, standard deviation and range
+over the others. A difference between two models, or from a published figure, that is within
+this spread is not a difference of the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import coat_tf  # noqa: F401  (legacy Keras first)
+from coat_tf import evaluation
+from coat_tf.data import PreparedDataset
+from coat_tf.data.splits import sample_candidates
+from coat_tf.trained import load_recommender, read_config
+
+
+def interacted(data: PreparedDataset) -> list[np.ndarray]:
+    """Per user index, the sorted songs of the user's training, validation and test pairs."""
+    held_out = [[] for _ in range(data.num_users)]
+    for split in (data.valid, data.test):
+        for user, song in zip(split.users, split.items[:, 0], strict=True):
+            held_out[user].append(song)
+    train = data.train_items_by_user()
+    return [np.union1d(train[u], held_out[u]).astype(np.int64) for u in range(data.num_users)]
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="finished run folders")
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=777, help="seeds the other draws")
+    args = parser.parse_args(argv)
+
+    results = {}
+    datasets: dict[str, tuple[PreparedDataset, list[np.ndarray]]] = {}
+    for run_dir in args.runs:
+        data_dir = read_config(run_dir).data_dir
+        if data_dir not in datasets:
+            data = PreparedDataset.load(data_dir)
+            datasets[data_dir] = data, interacted(data)
+        data, seen = datasets[data_dir]
+        run, recommender = load_recommender(run_dir, data)
+        k = run.train.top_k
+        test = data.test
+        stored = evaluation.sampled(recommender, test.users, test.items, k=k)
+        negatives = test.items.shape[1] - 1
+        hr, ndcg = [], []
+        for draw in range(args.draws):
+            candidates = sample_candidates(
+                test.users, test.items[:, 0], seen, data.num_songs, negatives, [args.seed, draw]
+            )
+            figures = evaluation.sampled(recommender, candidates.users, candidates.items, k=k)
+            hr.append(figures.hr)
+            ndcg.append(figures.ndcg)
+        print(f"{run_dir} ({len(test.users)} users, {negatives} negatives, k={k}):")
+        for name, first, values in (("HR", stored.hr, hr), ("NDCG", stored.ndcg, ndcg)):
+            spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
+            print(
+                f"  {name}@{k} stored draw {first:.4f}; {len(values)} other draws "
+                f"{np.mean(values):.4f} ± {spread:.4f} [{min(values):.4f}, {max(values):.4f}]"
+            )
+        results[str(run_dir)] = {"hr": [stored.hr, *hr], "ndcg": [stored.ndcg, *ndcg]}
+    return results
+
+
+if __name__ == "__main__":
+    main()

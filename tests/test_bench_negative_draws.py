@@ -1,0 +1,39 @@
+"""``python -m bench.negative_draws`` on a tiny trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.negative_draws import interacted, main
+from coat_tf import evaluation
+from coat_tf.data import PreparedDataset
+from coat_tf.train import main as train
+from coat_tf.trained import load_recommender
+from tests.tiny_data import prepare_tiny
+
+
+def test_stored_draw_first_then_other_draws_of_unseen_songs(tmp_path: Path, capsys) -> None:
+    tiny = prepare_tiny(tmp_path)
+    run_dir = tmp_path / "run"
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--model", "gmf", "--quiet"]
+    assert train([*argv, "--epochs", "1", "--embedding-size", "8", "--no-full-catalogue"]) == 0
+
+    results = main([str(run_dir), "--draws", "3"])[str(run_dir)]
+    data = PreparedDataset.load(tiny)
+    _, recommender = load_recommender(run_dir, data)
+    stored = evaluation.sampled(recommender, data.test.users, data.test.items)
+    assert results["hr"][0] == stored.hr and results["ndcg"][0] == stored.ndcg
+    assert len(results["hr"]) == len(results["ndcg"]) == 4
+    assert len(set(results["ndcg"][1:])) > 1  # the other draws differ
+    assert "3 other draws" in capsys.readouterr().out
+
+    seen = interacted(data)
+    train_songs = data.train_items_by_user()
+    for split in (data.valid, data.test):
+        for user, song in zip(split.users, split.items[:, 0], strict=True):
+            assert song in seen[user]
+            assert set(train_songs[user]) <= set(seen[user])
+            # and no stored negative is a song the user interacted with
+            assert not np.isin(split.items[split.users == user, 1:], seen[user]).any()
