@@ -235,9 +235,7 @@ class AudioRecommender(KerasRecommender):
         song_ids = tf.cast(song_ids, tf.int32)
         songs, row = tf.unique(song_ids)
         content = self.encoder(tf.gather(self.tables[MFCC], songs), training=False)  # [S, c]
-        gmf_out = tf.gather(self.gmf.user_embeddings, user_ids) * tf.gather(
-            self.gmf.song_embeddings, song_ids
-        )
+        gmf_out, _ = self.gmf([user_ids, song_ids])
         mlp_in = [
             tf.gather(self.mlp_users, user_ids),
             tf.gather(self.mlp_songs, song_ids),
