@@ -21,7 +21,7 @@ from pathlib import Path
 from coat_tf import config as cfg
 from coat_tf.experiments.plan import PlannedRun
 from coat_tf.fileio import atomic_write_text
-from coat_tf.runs import FINISHED, METRICS_FILE, ncf_epoch_rule, run_state
+from coat_tf.runs import CONFIG_FILE, FINISHED, METRICS_FILE, ncf_epoch_rule, run_state
 
 RESULTS = "results.csv"
 COLUMNS = (
@@ -149,11 +149,11 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
     for index, run in enumerate(runs, start=1):
         metrics_path = run.run_dir / METRICS_FILE
         label = f"[{index}/{len(runs)}] {run.model} F={run.factors} seed {run.seed}"
-        if metrics_path.is_file():
+        if run_state(run.run_dir) == FINISHED:
             rows.append(metrics_row(run, json.loads(metrics_path.read_text())))
             continue
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run.config, run.run_dir / "config.json")
+        cfg.save(run.config, run.run_dir / CONFIG_FILE)
         started = time.perf_counter()
         metrics, _ = train_and_evaluate(
             run.config,
