@@ -17,22 +17,23 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import coat_tf  # noqa: F401  (legacy Keras first)
 from coat_tf import evaluation
-from coat_tf.data import PreparedDataset
-from coat_tf.data.splits import sample_candidates
+from coat_tf.data import PreparedDataset, splits
 from coat_tf.trained import load_recommender, read_config
 
 
 def interacted(data: PreparedDataset) -> list[np.ndarray]:
-    """Per user index, the sorted songs of the user's training, validation and test pairs."""
-    held_out = [[] for _ in range(data.num_users)]
-    for split in (data.valid, data.test):
-        for user, song in zip(split.users, split.items[:, 0], strict=True):
-            held_out[user].append(song)
-    train = data.train_items_by_user()
-    return [np.union1d(train[u], held_out[u]).astype(np.int64) for u in range(data.num_users)]
+    """Per user index, the sorted songs of the user's training, validation and test pairs: the
+    songs ``prepare`` kept out of the negatives (:func:`coat_tf.data.splits.interacted`)."""
+    held_out = [
+        pd.DataFrame({"user": split.users, "song": split.items[:, 0]})
+        for split in (data.valid, data.test)
+    ]
+    pairs = pd.concat([data.train[["user", "song"]], *held_out]).drop_duplicates()
+    return splits.interacted(pairs, data.num_users)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
         negatives = test.items.shape[1] - 1
         hr, ndcg = [], []
         for draw in range(args.draws):
-            candidates = sample_candidates(
+            candidates = splits.sample_candidates(
                 test.users, test.items[:, 0], seen, data.num_songs, negatives, [args.seed, draw]
             )
             figures = evaluation.sampled(recommender, candidates.users, candidates.items, k=k)
