@@ -34,10 +34,13 @@ NCF_RULE_METRICS = (
 
 
 def summarise(rows: list[dict], metric: str) -> dict[tuple[str, int], tuple[float, float, int]]:
-    """``(model, factors) -> (mean, standard deviation, seeds)`` of ``metric``."""
+    """``(model, factors) -> (mean, standard deviation, seeds)`` of ``metric``, over the runs
+    that have it (a run evaluated without the full catalogue has no full-catalogue figures)."""
     groups: dict[tuple[str, int], list[float]] = {}
     for row in rows:
-        groups.setdefault((row["model"], row["factors"]), []).append(float(row[metric]))
+        value = float(row[metric])
+        if not math.isnan(value):
+            groups.setdefault((row["model"], row["factors"]), []).append(value)
     return {
         key: (
             statistics.mean(values),
@@ -75,6 +78,8 @@ def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> s
     tables += [(metric, label, ruled) for metric, label in NCF_RULE_METRICS if ruled]
     for metric, label, chosen in tables:
         table = summarise(chosen, metric)
+        if not table:
+            continue  # no run has it (e.g. --no-full-catalogue)
         shown = [m for m in models if any((m, f) in table for f in factors)]
         best = {
             f: max((table[(m, f)][0] for m in shown if (m, f) in table), default=None)
