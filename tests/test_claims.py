@@ -1,0 +1,60 @@
+"""Run folders claimed by one process at a time (:mod:`coat_tf.claims`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from coat_tf.claims import CLAIM_FILE, Busy, claim
+
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="claims guard nothing without fcntl"
+)
+
+
+def test_a_held_folder_is_busy_until_released(tmp_path) -> None:
+    run = tmp_path / "runs" / "gmf" / "f8" / "seed0"
+    with claim(run):
+        assert f"process {os.getpid()}" in (run / CLAIM_FILE).read_text()
+        with pytest.raises(Busy, match=f"claimed by process {os.getpid()}"), claim(run):
+            pytest.fail("a second claim ran while the first was held")
+    assert not (run / CLAIM_FILE).exists()
+    with claim(run):  # free again
+        pass
+
+
+def test_a_claim_ends_with_its_block_even_on_an_error(tmp_path) -> None:
+    with pytest.raises(RuntimeError), claim(tmp_path):
+        raise RuntimeError("the run failed")
+    with claim(tmp_path):
+        pass
+
+
+def test_another_process_holds_a_claim_until_it_dies(tmp_path) -> None:
+    """The real case: a second process; killed, it leaves no claim behind (the system drops
+    its lock), though it could not remove the file."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        from coat_tf.claims import claim
+        with claim({str(tmp_path)!r}):
+            print("held", flush=True)
+            time.sleep(120)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Busy, match=f"process {holder.pid} on "), claim(tmp_path):
+            pytest.fail("claimed a folder another live process holds")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (tmp_path / CLAIM_FILE).exists()  # killed: the file stays, the lock does not
+    with claim(tmp_path):
+        assert f"process {os.getpid()}" in (tmp_path / CLAIM_FILE).read_text()
