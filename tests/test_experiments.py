@@ -107,6 +107,74 @@ def test_results_list_the_runs_of_every_experiment_in_the_folder(tmp_path) -> No
     assert rows[0]["sampled_ndcg"] == 0.25 and np.isnan(rows[0]["full_ndcg"])
 
 
+def _fake_metrics(run_dir: Path) -> dict:
+    ndcg = 0.1 * (1 + sum(map(ord, str(run_dir))) % 5)  # differs between runs
+    return {
+        "data": "/nowhere/ml1m",
+        "test": {"sampled": {"hr": 2 * ndcg, "ndcg": ndcg}},
+        "validation": {"hr": 0.4, "ndcg": 0.2},
+        "best_epoch": 1,
+        "epochs": 1,
+        "train_seconds": 1.0,
+    }
+
+
+def test_processes_sharing_a_folder_split_the_runs_and_report_them_all(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Two processes running one plan on one folder: each trains what the other does not
+    hold, and ``--report-only`` draws the whole grid. The other process is a claim held
+    here, the training a stand-in that records which runs it trained."""
+    import coat_tf.runner
+    from coat_tf.claims import claim
+    from coat_tf.experiments.execute import execute
+
+    trained = []
+
+    def train(config, data, folder, **_) -> tuple[dict, None]:
+        assert (folder / "claim.lock").is_file()  # trained under this process's claim
+        trained.append(folder)
+        return _fake_metrics(folder), None
+
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", train)
+    out = tmp_path / "out"
+    runs = plan("fig2", ["gmf", "neumf"], [8], [0, 1], out, SHAPES, "/d", read_overrides(None))
+    elsewhere = runs[1]  # gmf F=8 seed 0 ran first; this one another process holds
+    with claim(elsewhere.run_dir):
+        rows = execute(runs, None, out)
+        assert [r["run_dir"] for r in rows] == [str(r.run_dir) for r in runs if r != elsewhere]
+        assert trained == [r.run_dir for r in runs if r != elsewhere]
+        err = capsys.readouterr().err
+        assert f"[2/4] neumf F=8 seed 0: left to another process ({elsewhere.run_dir}" in err
+        assert "1 runs of the plan are not finished" in err
+        # the other process finishes its run while this one is still going
+        metrics = {**_fake_metrics(Path("x")), "hyperparameters_from": "defaults"}
+        (elsewhere.run_dir / "metrics.json").write_text(json.dumps(metrics))
+    assert not (elsewhere.run_dir / "claim.lock").exists()
+    trained.clear()
+    rows = execute(runs, None, out)  # a later call: nothing left to train, every row
+    assert trained == [] and [r["run_dir"] for r in rows] == [str(r.run_dir) for r in runs]
+    assert len(_rows(out / "results.csv")) == 4
+
+    # a second command on the folder, another model; one report over both
+    more = plan("fig2", ["wmf"], [8], [0], out, SHAPES, "/d", read_overrides(None))
+    execute(more, None, out)
+    capsys.readouterr()
+    args = ["fig2", "--out", str(out), "--report-only", "--factors", "8", "--seeds", "0", "1"]
+    assert main([*args, "--models", "gmf", "neumf", "wmf", "mlp"]) == 0
+    assert "5 of the grid's 8 runs are finished" in capsys.readouterr().out
+    text = (out / "fig2.md").read_text()
+    assert text.startswith("# COAT against the baselines over predictive factors (Fig. 2) — ml1m")
+    assert "- neumf: defaults\n" in text
+    for model, seeds in (("gmf", 2), ("neumf", 2)):
+        assert f"| {model} |" in text and f"({seeds} seed" not in text
+    assert "| wmf | " in text and "| mlp |" not in text
+    assert (out / "fig2.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["fig2", "--out", str(tmp_path / "empty"), "--report-only"]) == 2
+    assert "no run of the grid is finished" in capsys.readouterr().err
+    assert main([*args, "--models", "bpr"]) == 2
+
+
 def test_plan_orders_runs_and_resolves_settings(tmp_path) -> None:
     overrides = {
         "defaults": {"train": {"batch_size": 128}},
@@ -220,6 +288,22 @@ def test_report_marks_the_best_mean_and_counts_seeds() -> None:
     text = markdown("table1", rows[:2], "T")
     assert "| coat | **0.3000** |" in text and "±" not in text.split("##")[1]
     assert "NCF's rule" not in text  # no run recorded the test figures of every epoch
+
+
+def test_report_leaves_out_the_figures_no_run_has() -> None:
+    """Runs scored without the full catalogue (``--no-full-catalogue``), over two seeds: the
+    sampled tables only, and no error from a spread of missing figures."""
+    rows = [
+        {"model": "gmf", "factors": 8, "seed": seed, "source": "defaults",
+         "sampled_hr": 0.6 + seed / 10, "sampled_ndcg": 0.3, "full_hr": float("nan"),
+         "full_ndcg": float("nan")}
+        for seed in (0, 1)
+    ]  # fmt: skip
+    assert summarise(rows, "full_ndcg") == {}
+    text = markdown("ncf", rows, "T")
+    assert "| gmf | **0.6500 ± 0.0707** |" in text and "full catalogue" not in text
+    rows[1]["full_ndcg"] = 0.2  # one run has it: its figure alone, counted as one seed
+    assert summarise(rows, "full_ndcg") == {("gmf", 8): (0.2, 0.0, 1)}
 
 
 def test_report_adds_ncf_s_rule_for_the_runs_that_recorded_it() -> None:

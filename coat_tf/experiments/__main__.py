@@ -13,11 +13,17 @@ seed<S>/`` (each with its ``config.json`` and ``metrics.json``), then writes ``O
 what is missing. Without ``--data`` it runs on the simulated demo data set (its MFCC variant
 when a model needs MFCCs). :mod:`coat_tf.experiments.plan` says where each run's settings come
 from.
+
+Several processes may run the same command at once: they share the runs out between them
+(:mod:`coat_tf.experiments.execute`). ``--report-only`` trains nothing and writes the tables and
+the plot from the runs of ``--models``, ``--factors`` and ``--seeds`` finished in ``--out``: one
+report over the runs of several commands that shared the folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-full-catalogue", action="store_true", help="skip full-catalogue evaluation"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: the tables and the plot from the runs finished in --out",
+    )
     return parser
 
 
@@ -61,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     models = list(args.models or EXPERIMENTS[args.experiment])
     out = Path(args.out or f"experiments/{args.experiment}")
+    if args.report_only:
+        return report_only(args, models, out)
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
     from coat_tf.experiments.execute import execute
@@ -99,13 +112,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = execute(runs, data, out, full_catalogue=not args.no_full_catalogue)
     source = data.manifest.get("source", {}).get("name")
-    title = args.title or TITLES[args.experiment] + (
-        " — simulated demo data" if source == "demo" else f" — {data_dir.name}"
-    )
-    write_report(out, args.experiment, rows, title)
+    write_report(out, args.experiment, rows, args.title or title(args.experiment, data_dir, source))
     print(
         f"wrote {out / 'results.csv'}, {out / (args.experiment + '.md')}, "
         f"{out / (args.experiment + '.png')}"
+    )
+    return 0
+
+
+def title(experiment: str, data_dir: Path, source: str | None) -> str:
+    """The tables' and the plot's title: the experiment and the data set it ran on."""
+    data = "simulated demo data" if source == "demo" else Path(data_dir).name
+    return f"{TITLES[experiment]} — {data}"
+
+
+def report_only(args: argparse.Namespace, models: list[str], out: Path) -> int:
+    """``--report-only``: the tables and the plot from the finished runs of the grid."""
+    from coat_tf.data import DataError
+    from coat_tf.data.manifest import read_manifest
+    from coat_tf.experiments.execute import finished_rows
+    from coat_tf.experiments.plan import PlannedRun, check_models, run_dir
+    from coat_tf.experiments.report import write_report
+    from coat_tf.runs import METRICS_FILE
+
+    try:
+        check_models(models, parts_elsewhere=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    runs = [
+        PlannedRun(model, size, seed, run_dir(out, model, size, seed), None, "unknown")
+        for seed in args.seeds
+        for size in args.factors
+        for model in models
+    ]
+    rows = finished_rows(runs)
+    if not rows:
+        print(f"error: no run of the grid is finished in {out}", file=sys.stderr)
+        return 2
+    metrics = json.loads((Path(rows[0]["run_dir"]) / METRICS_FILE).read_text())
+    data_dir = Path(metrics.get("data", "?"))
+    try:
+        manifest = read_manifest(data_dir)
+    except (DataError, OSError):
+        manifest = {}  # the data set has moved: its folder's name still says which it was
+    source = manifest.get("source", {}).get("name")
+    write_report(out, args.experiment, rows, args.title or title(args.experiment, data_dir, source))
+    print(
+        f"{len(rows)} of the grid's {len(runs)} runs are finished; wrote "
+        f"{out / (args.experiment + '.md')}, {out / (args.experiment + '.png')}"
     )
     return 0
 

@@ -6,10 +6,18 @@ second call after a kill runs only what is missing. ``results.csv`` has a row fo
 finished run in the output folder (this experiment's first, then those of other experiments
 sharing the folder, so that e.g. Table I and Fig. 2 share their COAT runs), rewritten whole
 (atomically) after each run.
+
+Several processes may run the same plan on the same folder at once (one per GPU, say): each
+claims a run before training it (:mod:`coat_tf.claims`) and passes over the runs that another
+live process holds, so the runs are split between them. The returned rows, and so the tables,
+are those of every run of the plan finished when the call ends: the last process to end has
+them all. In a multi-worker cluster (``TF_CONFIG``) every worker takes part in every run, and
+nothing is claimed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import io
@@ -19,6 +27,8 @@ import time
 from pathlib import Path
 
 from coat_tf import config as cfg
+from coat_tf import distribute
+from coat_tf.claims import Busy, claim
 from coat_tf.experiments.plan import PlannedRun
 from coat_tf.fileio import atomic_write_text
 from coat_tf.runs import CONFIG_FILE, FINISHED, METRICS_FILE, ncf_epoch_rule, run_state
@@ -132,13 +142,14 @@ def _duration(seconds: float) -> str:
 
 
 def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True) -> list[dict]:  # noqa: ANN001
-    """Run every unfinished run of ``runs`` on ``data`` and return all rows (see the module
-    docstring). Prints a line per run with the estimated time left."""
+    """Run every unfinished run of ``runs`` on ``data`` that no other process holds, and
+    return the rows of the runs finished at the end (see the module docstring). Prints a line
+    per run with the estimated time left."""
     import tensorflow as tf
 
     from coat_tf.runner import train_and_evaluate
 
-    rows: list[dict] = []
+    shared = distribute.cluster_size() > 1  # every worker runs every run: nothing to claim
     done_times: list[float] = []
     todo = [run for run in runs if run_state(run.run_dir) != FINISHED]
     print(
@@ -147,30 +158,35 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         flush=True,
     )
     for index, run in enumerate(runs, start=1):
-        metrics_path = run.run_dir / METRICS_FILE
         label = f"[{index}/{len(runs)}] {run.model} F={run.factors} seed {run.seed}"
         if run_state(run.run_dir) == FINISHED:
-            rows.append(metrics_row(run, json.loads(metrics_path.read_text())))
             continue
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run.config, run.run_dir / CONFIG_FILE)
-        started = time.perf_counter()
-        metrics, _ = train_and_evaluate(
-            run.config,
-            data,
-            run.run_dir,
-            full_catalogue=full_catalogue,
-            verbose=False,
-            inspect=False,
-        )
-        metrics["hyperparameters_from"] = run.source
-        atomic_write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
-        rows.append(metrics_row(run, metrics))
+        try:
+            with contextlib.nullcontext() if shared else claim(run.run_dir):
+                if run_state(run.run_dir) == FINISHED:  # by another process meanwhile
+                    continue
+                cfg.save(run.config, run.run_dir / CONFIG_FILE)
+                started = time.perf_counter()
+                metrics, _ = train_and_evaluate(
+                    run.config,
+                    data,
+                    run.run_dir,
+                    full_catalogue=full_catalogue,
+                    verbose=False,
+                    inspect=False,
+                )
+                metrics["hyperparameters_from"] = run.source
+                atomic_write_text(run.run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        except Busy as busy:
+            print(f"{label}: left to another process ({busy})", file=sys.stderr, flush=True)
+            continue
+        rows = finished_rows(runs)
         write_results(out / RESULTS, rows + other_rows(out, rows))
         done_times.append(time.perf_counter() - started)
         left = len([r for r in runs[index:] if run_state(r.run_dir) != FINISHED])
         mean = sum(done_times) / len(done_times)
-        row = rows[-1]
+        row = metrics_row(run, metrics)
         print(
             f"{label}: val NDCG@10 {row['val_ndcg']:.4f}, test NDCG@10 sampled "
             f"{row['sampled_ndcg']:.4f} full {row['full_ndcg']:.4f}, {done_times[-1]:.0f} s; "
@@ -180,5 +196,22 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         )
         tf.keras.backend.clear_session()
         gc.collect()
+    rows = finished_rows(runs)
     write_results(out / RESULTS, rows + other_rows(out, rows))
+    if len(rows) < len(runs):
+        print(
+            f"{len(runs) - len(rows)} runs of the plan are not finished (another process may "
+            "hold them): the tables lack them until a later call",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows
+
+
+def finished_rows(runs: list[PlannedRun]) -> list[dict]:
+    """The rows of the runs of ``runs`` whose folders hold ``metrics.json``, in plan order."""
+    return [
+        metrics_row(run, json.loads((run.run_dir / METRICS_FILE).read_text()))
+        for run in runs
+        if run_state(run.run_dir) == FINISHED
+    ]
