@@ -16,23 +16,31 @@ with the best validation NDCG), ``backup/`` (the state ``--resume`` continues fr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
 from coat_tf import config as cfg
 from coat_tf import distribute
 from coat_tf._env import device_summary
+from coat_tf.claims import Busy, claim
 from coat_tf.config import ModelConfig, RunConfig
 from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import MODELS
 from coat_tf.runs import METRICS_FILE, prepare_run_dir
 from coat_tf.schema import MFCC
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from coat_tf.data import PreparedDataset
 
 #: The embedding size of a run on the demo data when neither ``--config`` nor
 #: ``--embedding-size`` sets one: the size COAT's validation NDCG chose among 8, 16, 32 and 64
@@ -196,14 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    import tensorflow as tf
-
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
-    from coat_tf.models import MissingContentError, get_spec
+    from coat_tf.models import get_spec
     from coat_tf.models.registry import content_shapes
-    from coat_tf.runner import train_and_evaluate
-    from coat_tf.trained import RunError
 
     try:
         # first: a multi-worker strategy must exist before TensorFlow initialises its devices
@@ -226,8 +230,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir=str(data_dir),
         model=dataclasses.replace(run.model, **content_shapes(data)),
     )
+    with contextlib.ExitStack() as held:
+        if chief:  # the chief alone writes the folder: it holds it for the whole run
+            try:
+                held.enter_context(claim(run_dir))
+            except Busy as busy:
+                print(
+                    f"error: {busy}; one process at a time trains in a run folder", file=sys.stderr
+                )
+                return 2
+        return fit(args, run, run_dir, data, strategy, chief)
+
+
+def fit(
+    args: argparse.Namespace,
+    run: RunConfig,
+    run_dir: Path,
+    data: PreparedDataset,
+    strategy: tf.distribute.Strategy,
+    chief: bool,
+) -> int:
+    """Train, evaluate and export ``run`` into ``run_dir``; the exit status of :func:`main`."""
+    import tensorflow as tf
+
+    from coat_tf.models import MissingContentError
+    from coat_tf.runner import train_and_evaluate
+    from coat_tf.trained import RunError
+
     if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a resumed failed run: a new chance
         cfg.save(run, run_dir / "config.json")
     try:

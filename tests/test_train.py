@@ -16,6 +16,7 @@ import pytest
 
 from coat_tf import config as cfg
 from coat_tf.callbacks import BestWeights, StopWithoutImprovement
+from coat_tf.claims import claim
 from coat_tf.config import RunConfig
 from coat_tf.train import DEMO_EMBEDDING_SIZE, build_parser, main, resolve_config
 from tests.tiny_data import prepare_tiny
@@ -162,7 +163,9 @@ def test_resume_continues_a_killed_run(tiny: Path, tmp_path: Path) -> None:
     assert not (run_dir / "failure.json").exists()
 
 
-def test_a_run_killed_after_training_is_only_evaluated_on_resume(tiny: Path, tmp_path) -> None:
+def test_a_run_killed_after_training_is_only_evaluated_on_resume(
+    tiny: Path, tmp_path, capsys
+) -> None:
     run_dir = tmp_path / "run"
     argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", *FAST, "--no-xla"]
     assert main(argv) == 0
@@ -172,7 +175,12 @@ def test_a_run_killed_after_training_is_only_evaluated_on_resume(tiny: Path, tmp
     # a kill during the test evaluation: training ended (its backup is gone), no metrics yet
     (run_dir / "metrics.json").unlink()
     assert not list((run_dir / "backup").rglob("*"))
-    assert main(["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]) == 0
+    resume = ["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]
+    with claim(run_dir):  # as if the killed process were still running: hands off
+        assert main(resume) == 2
+    assert f"is claimed by process {os.getpid()}" in capsys.readouterr().err
+    assert not (run_dir / "metrics.json").exists()
+    assert main(resume) == 0
     again = json.loads((run_dir / "metrics.json").read_text())
     assert again["epochs"] == 2 and again["train_seconds"] == first["train_seconds"]
     for split in ("sampled", "full_catalogue"):  # the same best weights, evaluated again
