@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.negative_draws import interacted, main
 from coat_tf import evaluation
@@ -37,3 +39,13 @@ def test_stored_draw_first_then_other_draws_of_unseen_songs(tmp_path: Path, caps
         for user, song, negatives in rows:
             assert song in seen[user]
             assert not np.isin(negatives, seen[user]).any()  # prepare's rule, and the bench's
+
+    # the data set moved: --data names it, and must be the data the run was trained on
+    moved = tiny.rename(tmp_path / "moved")
+    again = main([str(run_dir), "--draws", "1", "--data", str(moved)])[str(run_dir)]
+    assert again["hr"][0] == stored.hr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "data_hash": "other"}))
+    with pytest.raises(SystemExit):
+        main([str(run_dir), "--draws", "1", "--data", str(moved)])
+    assert "was trained on other data than" in capsys.readouterr().err
