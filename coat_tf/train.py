@@ -223,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if note:
         print(note, file=sys.stderr)
+    if data.validation_in_train:
+        print(f"note: {data.validation_in_train_note}", file=sys.stderr)
     if not args.quiet:
         print(device_summary(strategy), file=sys.stderr)
     run = dataclasses.replace(

@@ -174,6 +174,39 @@ def test_movielens_fixture_split(tmp_path):
     assert data.manifest["settings"]["since"] is None
 
 
+@pytest.mark.parametrize("source", ["movielens", "events"])
+def test_validation_in_train_keeps_the_validation_items_in_training(tmp_path, source) -> None:
+    """NCF's code trains on everything but the test item: the variant puts each user's
+    validation item back into training, and nothing else changes."""
+    if source == "movielens":
+        where = FIXTURES / "movielens"
+        settings = {"eval_negatives": 2, "min_user_interactions": 4}
+    else:
+        rng = np.random.default_rng(5)
+        rows = [
+            f"u{u}\tt{rng.integers(0, 60)}\t{T0 + u * 100 + i}" for u in range(8) for i in range(12)
+        ]
+        where = tmp_path / "events.tsv"
+        where.write_text("user_id\ttrack_id\ttimestamp\n" + "\n".join(rows) + "\n")
+        settings = {"since": None, "eval_negatives": 5, "min_user_interactions": 5}
+    held_out = prepare(
+        source, where, tmp_path / "held", PrepareConfig.for_source(source, **settings), False
+    )
+    config = PrepareConfig.for_source(source, validation_in_train=True, **settings)
+    kept = prepare(source, where, tmp_path / "kept", config, progress=False)
+    assert kept.validation_in_train and not held_out.validation_in_train
+    assert len(kept.train) == len(held_out.train) + len(kept.valid.users)
+    assert kept.manifest["counts"]["train"] == len(kept.train)
+    train = kept.train_items_by_user()
+    for split in ("valid", "test"):  # the same held-out items and candidates
+        a, b = getattr(kept, split), getattr(held_out, split)
+        assert np.array_equal(a.users, b.users) and np.array_equal(a.items, b.items)
+    for user, row in zip(kept.valid.users, kept.valid.items, strict=True):
+        assert row[0] in train[user]
+    for user, row in zip(kept.test.users, kept.test.items, strict=True):
+        assert row[0] not in train[user]
+
+
 def test_bad_lines_policy(tmp_path):
     events = tmp_path / "LFM-1b_LEs.txt"
     good = (FIXTURES / "lfm1b" / "LFM-1b_LEs.txt").read_bytes()

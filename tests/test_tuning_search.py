@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -246,6 +247,14 @@ def test_bad_options_and_other_searches_are_refused(tiny: Path, tmp_path: Path, 
     (tmp_path / "s" / "search.json").write_text(json.dumps({"model": "coat"}))
     assert main([*base, "--model", "gmf", "--batch-size", "64"]) == 2
     assert "holds a search with other settings" in capsys.readouterr().err
+    # a data set whose validation items are training items too: nothing to choose on
+    manifest = json.loads((tiny / "manifest.json").read_text())
+    leaky = tmp_path / "leaky"
+    shutil.copytree(tiny, leaky)
+    manifest["settings"]["validation_in_train"] = True
+    (leaky / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["--data", str(leaky), "--dir", str(tmp_path / "t"), "--model", "gmf"]) == 2
+    assert "keeps its validation items in training" in capsys.readouterr().err
 
 
 def children(pid: int) -> list[int]:

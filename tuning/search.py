@@ -144,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             data_dir = prepared_demo(mfcc=spec.content == MFCC, progress=not args.quiet)
         data = PreparedDataset.load(data_dir)
+        if data.validation_in_train:
+            raise ValueError(f"{data.validation_in_train_note}: no search there")
         base = RunConfig(
             model=ModelConfig(**content_shapes(data)),
             train=train,

@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-error", choices=("raise", "skip"))
     p.add_argument("--mfcc", action="store_true", default=None, help="also compute MFCCs")
     p.add_argument(
+        "--validation-in-train",
+        action="store_true",
+        default=None,
+        help="keep the validation items in training too, as NCF's code (a variant for measuring "
+        "that; the epoch is then chosen on training items)",
+    )
+    p.add_argument(
         "--workers", type=positive_int, help="processes for audio work (default all cores)"
     )
     p.add_argument("--cache-dir", help="cache for chords, MFCCs and the demo")
@@ -125,6 +132,7 @@ def _prepare(args: argparse.Namespace) -> int:
             "num_shards",
             "on_error",
             "mfcc",
+            "validation_in_train",
         )
         if getattr(args, name) is not None
     }

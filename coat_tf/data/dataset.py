@@ -81,6 +81,20 @@ class PreparedDataset:
         return sorted((self.path / "tfrecords").glob("train-*-of-*.tfrecord*"))
 
     @property
+    def validation_in_train(self) -> bool:
+        """Whether the validation items are training items too (``prepare
+        --validation-in-train``): the validation figures then rest on training data."""
+        return bool(self.manifest.get("settings", {}).get("validation_in_train", False))
+
+    @property
+    def validation_in_train_note(self) -> str:
+        """What :attr:`validation_in_train` means for a run, in words."""
+        return (
+            f"{self.path} keeps its validation items in training (prepare "
+            "--validation-in-train): the epoch is chosen on training items"
+        )
+
+    @property
     def compression(self) -> str:
         return str(self.manifest.get("settings", {}).get("compression", "") or "")
 

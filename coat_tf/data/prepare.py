@@ -258,6 +258,8 @@ def prepare(
         train, valid, test = splits.movielens_split(
             indexed, ml_test, ml_valid, user_index, song_index
         )
+    if config.validation_in_train:
+        train = splits.with_validation(indexed, train, valid)
     interacted = splits.interacted(indexed, len(user_ids))
     num_songs = len(song_ids)
 

@@ -30,6 +30,11 @@ class PrepareConfig:
         num_shards, compression: TFRecord shards and ``""`` or ``"GZIP"``.
         on_error: ``"raise"`` at the first bad line, or ``"skip"`` and count.
         mfcc: also compute MFCC excerpts for songs with audio.
+        validation_in_train: keep each user's validation interaction in training too, as NCF's
+            code trains on everything but the test item. The validation figures are then on a
+            training item and choose the epoch on training data: a named variant for
+            measuring what holding the validation item out costs, not for choosing settings
+            (the tuner refuses such a data set).
     """
 
     since: str | None = "2014-01-01"
@@ -44,6 +49,7 @@ class PrepareConfig:
     compression: str = ""
     on_error: str = "raise"
     mfcc: bool = False
+    validation_in_train: bool = False
 
     def __post_init__(self) -> None:
         filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)

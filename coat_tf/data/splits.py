@@ -239,6 +239,17 @@ def movielens_split(
     return train, valid, test
 
 
+def with_validation(
+    indexed: pd.DataFrame, train: pd.DataFrame, valid: pd.DataFrame
+) -> pd.DataFrame:
+    """``train`` with each user's validation interaction (its row of ``indexed``) put back,
+    after the user's training rows (so a split by time keeps its order)."""
+    pairs = set(zip(valid["user"], valid["song"], strict=True))
+    back = indexed[[k in pairs for k in zip(indexed["user"], indexed["song"], strict=True)]]
+    both = pd.concat([train, back[train.columns]], ignore_index=True)
+    return both.sort_values("user", kind="stable").reset_index(drop=True)
+
+
 def interacted(indexed: pd.DataFrame, num_users: int) -> list[np.ndarray]:
     """Sorted songs of every user index (all splits together)."""
     ordered = indexed.sort_values(["user", "song"])

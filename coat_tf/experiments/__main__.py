@@ -109,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, MissingContentError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if data.validation_in_train:
+        print(f"note: {data.validation_in_train_note}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     rows = execute(runs, data, out, full_catalogue=not args.no_full_catalogue)
     source = data.manifest.get("source", {}).get("name")
