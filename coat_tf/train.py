@@ -241,10 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"error: {busy}; one process at a time trains in a run folder", file=sys.stderr
                 )
                 return 2
-        return fit(args, run, run_dir, data, strategy, chief)
+        return train_in_folder(args, run, run_dir, data, strategy, chief)
 
 
-def fit(
+def train_in_folder(
     args: argparse.Namespace,
     run: RunConfig,
     run_dir: Path,
