@@ -15,6 +15,7 @@ from coat_tf.data.__main__ import main
 from coat_tf.data.errors import DataError, ErrorLog
 from coat_tf.data.filtering import filter_min_user_interactions, interaction_stats
 from coat_tf.data.interactions import aggregate, select_top
+from coat_tf.data.manifest import rebuild_command
 from coat_tf.data.readers import Lfm1bSource
 from coat_tf.data.splits import leave_one_out, sample_candidates
 
@@ -195,6 +196,8 @@ def test_validation_in_train_keeps_the_validation_items_in_training(tmp_path, so
     config = PrepareConfig.for_source(source, validation_in_train=True, **settings)
     kept = prepare(source, where, tmp_path / "kept", config, progress=False)
     assert kept.validation_in_train and not held_out.validation_in_train
+    assert "--validation-in-train" in rebuild_command(kept.path, kept.manifest)
+    assert "--validation-in-train" not in rebuild_command(held_out.path, held_out.manifest)
     assert len(kept.train) == len(held_out.train) + len(kept.valid.users)
     assert kept.manifest["counts"]["train"] == len(kept.train)
     train = kept.train_items_by_user()

@@ -147,6 +147,7 @@ _FLAGS = {
     "compression": "--compression",
     "on_error": "--on-error",
 }
+_SWITCHES = {"mfcc": "--mfcc", "validation_in_train": "--validation-in-train"}
 
 
 def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
@@ -167,6 +168,5 @@ def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
             if name == "compression":
                 value = "gzip" if value == "GZIP" else "none"
             words += [flag, "none" if value is None else str(value)]
-    if settings.get("mfcc"):
-        words.append("--mfcc")
+    words += [flag for name, flag in _SWITCHES.items() if settings.get(name)]
     return shlex.join(words)
