@@ -19,6 +19,7 @@ import pytest
 
 from coat_tf.chords.cli import main as chords_main
 from coat_tf.data.__main__ import main as data_main
+from coat_tf.experiments.__main__ import main as experiments_main
 from coat_tf.recommend import main as recommend_main
 from coat_tf.train import main as train_main
 from tests.bad_input_cases import CASES, Case, Env
@@ -29,6 +30,7 @@ MAINS: dict[str, Callable[[list[str]], int]] = {
     "prepare": data_main,
     "chords": chords_main,
     "recommend": recommend_main,
+    "experiments": experiments_main,
 }
 
 
