@@ -394,6 +394,9 @@ def test_a_run_of_other_settings_or_data_is_not_reused(
     config.write_text(json.dumps({"models": {"gmf": {"train": {"learning_rate": 0.01}}}}))
     assert main([*_experiment(tiny, out), "--config", str(config)]) == 2
     assert "train.learning_rate 0.001 != 0.01" in capsys.readouterr().err
+    speed = tmp_path / "speed.json"  # settings of speed alone: still this plan's run
+    speed.write_text(json.dumps({"defaults": {"train": {"jit_compile": False}}}))
+    assert main([*_experiment(tiny, out), "--config", str(speed)]) == 0
     other = tmp_path / "other"
     shutil.copytree(tiny, other)
     np.save(other / "chords.npy", np.load(other / "chords.npy")[::-1].copy())
@@ -418,6 +421,13 @@ def test_a_run_of_other_settings_or_data_is_not_reused(
     capsys.readouterr()
     assert main(report) == 2
     assert "different data sets: data hash ffffffffffff.. !=" in capsys.readouterr().err
+    (mlp / "data.json").write_text(json.dumps(record))
+    # nor over runs of one model with different settings
+    assert main([*_experiment(tiny, out), "--seeds", "1", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main([*report[:6], "--seeds", "0", "1", "--factors", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "hold runs of different settings: train.learning_rate 0.01 != 0.001" in err
 
 
 def test_repeated_seeds_sizes_and_models_are_one_run_each(

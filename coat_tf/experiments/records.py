@@ -5,7 +5,11 @@ and ``metrics.json``, ``data.json``: the data set it was trained on (its folder,
 hash, the sampled negatives per user of its test candidates, and whether its validation items
 are training items too). A run folder found under ``--out`` whose record differs from the plan
 (another data set, other settings) is not a run of this plan: the command stops and names the
-difference, so that one table never mixes runs of different settings.
+difference, so that one table never mixes runs of different settings. Where the data set lies
+(its hash says which it is) and settings of speed alone (``jit_compile``,
+``steps_per_execution``) may differ. ``--report-only`` checks that the runs of its grid share
+one data set, and each model's runs one setting but for the axes (predictive factors, seed) and
+``test_every_epoch``.
 """
 
 from __future__ import annotations
@@ -25,8 +29,14 @@ DATA_FILE = "data.json"
 #: Settings that may differ between runs of one plan: where the data set lies (its content
 #: hash says which it is) and where a pre-trained NeuMF's parts lie.
 MOVABLE = ("data_dir", "train.pretrain_gmf", "train.pretrain_mlp")
+#: Settings of speed alone (the same steps on the same batches, compiled or not): a run made
+#: with others is still a run of the plan.
+SPEED = ("train.jit_compile", "train.steps_per_execution")
 #: Settings that the experiment's own axes set: they differ between the runs of one model.
 AXES = ("model.embedding_size", "train.seed")
+#: A setting that adds figures without changing the training: one report may hold runs with and
+#: without it (the tables of NCF's rule show only the runs that have them).
+EXTRA_FIGURES = ("train.test_every_epoch",)
 
 
 class RecordError(ValueError):
@@ -112,7 +122,9 @@ def flatten(settings: dict, prefix: str = "") -> dict:
     return flat
 
 
-def differences(recorded: dict, planned: dict, ignore: Iterable[str] = MOVABLE) -> list[str]:
+def differences(
+    recorded: dict, planned: dict, ignore: Iterable[str] = (*MOVABLE, *SPEED)
+) -> list[str]:
     """``"train.epochs 3 != 5"`` for each flat setting that differs (recorded first)."""
     skip = set(ignore)
     return [
@@ -146,8 +158,8 @@ def check_run(run_dir: Path, planned: RunConfig, data: dict) -> None:
         found.insert(0, f"data hash {_short(recorded_hash)} != {_short(data.get('data_hash'))}")
     if found:
         raise RecordError(
-            f"{run_dir} holds a run of another plan (recorded != now): {'; '.join(found)}. "
-            "Use another --out for these settings"
+            f"{run_dir} holds a run of another plan (recorded != now): {'; '.join(found)}; "
+            "use another --out for these settings"
         )
 
 
@@ -161,7 +173,7 @@ def check_same_data(out: Path, data: dict) -> None:
         if digest is not None and digest != data.get("data_hash"):
             raise RecordError(
                 f"{run_dir} was trained on another data set: data hash {_short(digest)} != "
-                f"{_short(data.get('data_hash'))}. Use another --out for this data set"
+                f"{_short(data.get('data_hash'))}; use another --out for this data set"
             )
 
 
@@ -198,7 +210,7 @@ def check_consistent(run_dirs: list[Path], epochs: int | None, data_hash: str | 
             by_model[model] = (run_dir, settings)
             continue
         other, known = by_model[model]
-        found = differences(settings, known, ignore=(*MOVABLE, *AXES))
+        found = differences(settings, known, ignore=(*MOVABLE, *SPEED, *AXES, *EXTRA_FIGURES))
         if found:
             raise RecordError(
                 f"{run_dir} and {other} hold runs of different settings: {'; '.join(found[:4])}"
