@@ -1003,6 +1003,15 @@ CASES += [
         ("seed0/metrics.json:1", "not valid JSON"),
     ),
     Case(
+        "experiments-run-config-truncated",
+        "experiments",
+        _experiments_run(
+            lambda f: [f.mkdir(parents=True), (f / "config.json").write_text('{"model": ')]
+        ),
+        2,
+        ("seed0/config.json:1", "not valid JSON"),
+    ),
+    Case(
         "experiments-metrics-not-figures",
         "experiments",
         _experiments_run(lambda f: [f.mkdir(parents=True), (f / "metrics.json").write_text("{}")]),

@@ -99,8 +99,9 @@ def recorded_settings(run_dir: Path) -> dict | None:
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         return None
+    recorded = read_json(path)
     try:
-        return planned_settings(cfg.from_dict(RunConfig, read_json(path)))
+        return planned_settings(cfg.from_dict(RunConfig, recorded))
     except (TypeError, ValueError) as error:
         raise RecordError(f"{path}: {error}") from None
 
