@@ -211,11 +211,18 @@ def notes(
         lines.append(
             "Failed runs, without figures in the tables: "
             + "; ".join(
-                f"{run.model} F={run.factors} seed {run.seed} ({why})" for run, why in failed
+                f"{run.model} F={run.factors} seed {run.seed} ({_first_clause(why)})"
+                for run, why in failed
             )
             + "."
         )
     return "\n\n".join(lines)
+
+
+def _first_clause(message: str) -> str:
+    """A failure's message up to its advice (``training diverged: the loss is nan in epoch
+    1``)."""
+    return message.split(";")[0].strip().rstrip(".")
 
 
 def title(experiment: str, data_dir: Path, source: str | None) -> str:
