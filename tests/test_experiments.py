@@ -428,6 +428,10 @@ def test_a_run_of_other_settings_or_data_is_not_reused(
     assert main([*report[:6], "--seeds", "0", "1", "--factors", "8"]) == 2
     err = capsys.readouterr().err
     assert "hold runs of different settings: train.learning_rate 0.01 != 0.001" in err
+    # nor a pre-trained NeuMF on one data set from parts trained on the other
+    variant = ["ncf", "--data", str(other), "--out", str(tmp_path / "variant"), *GRID]
+    assert main([*variant, "--models", "neumf-pre", "--pretrained-from", str(out)]) == 2
+    assert "pre-train from runs of this data set" in capsys.readouterr().err
 
 
 def test_repeated_seeds_sizes_and_models_are_one_run_each(

@@ -157,6 +157,9 @@ def run_experiment(args: argparse.Namespace) -> int:
         for run in runs:  # runs of other settings or data are not this plan's: never mixed
             check_run(run.run_dir, run.config, record)
         check_same_data(out, record)  # nor runs of another data set in one results.csv
+        if args.pretrained_from:  # nor a NeuMF started from parts trained on another
+            advice = "pre-train from runs of this data set (--pretrained-from)"
+            check_same_data(Path(args.pretrained_from), record, advice)
         other_rows(out, finished_rows(runs))  # every metrics.json of the folder is readable
     except (DataError, MissingContentError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -164,9 +164,12 @@ def check_run(run_dir: Path, planned: RunConfig, data: dict) -> None:
         )
 
 
-def check_same_data(out: Path, data: dict) -> None:
+def check_same_data(
+    out: Path, data: dict, advice: str = "use another --out for this data set"
+) -> None:
     """Every run folder under ``out/runs`` that records its data set must record ``data``'s
-    (``results.csv`` lists them all): :class:`RecordError` naming the first that does not."""
+    (``results.csv`` lists them all): :class:`RecordError` naming the first that does not,
+    ending with ``advice``."""
     for run_dir in sorted(Path(out).glob("runs/*/f*/seed*")):
         if not run_dir.is_dir():
             continue
@@ -174,7 +177,7 @@ def check_same_data(out: Path, data: dict) -> None:
         if digest is not None and digest != data.get("data_hash"):
             raise RecordError(
                 f"{run_dir} was trained on another data set: data hash {_short(digest)} != "
-                f"{_short(data.get('data_hash'))}; use another --out for this data set"
+                f"{_short(data.get('data_hash'))}; {advice}"
             )
 
 
