@@ -130,8 +130,9 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
         ("-m coat_tf.data stats DATA", 2, "chords.npy: damaged"),
         ("-m coat_tf.chords extract EMPTY --out OUT", 2, "no audio files"),
         ("-m coat_tf.recommend --model EXPORT --user u1", 2, "saved_model.pb: damaged"),
+        ("-m coat_tf.experiments ncf --data DATA --out OUT --models bpr", 2, "unknown model"),
     ],
-    ids=["train", "stats", "chords", "recommend"],
+    ids=["train", "stats", "chords", "recommend", "experiments"],
 )
 def test_a_real_process_prints_one_error_and_no_tensorflow_noise(
     fixtures, tmp_path, command: str, code: int, words: str
