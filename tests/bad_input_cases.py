@@ -846,3 +846,191 @@ EXPORTS = [
 ]
 
 CASES = AUDIO + LOGS + PREPARED + CONFIGS + RUNS + EXPORTS
+
+# experiments (python -m coat_tf.experiments)
+
+
+def _experiments(env: Env, *options: str, seeds: str = "0", factors: str = "8") -> list[str]:
+    out = str(env.tmp / "out")
+    return ["ncf", "--data", str(env.data), "--out", out, "--models", "gmf", "--seeds", seeds] + [
+        *["--factors", factors, "--epochs", "1", "--no-full-catalogue", *options]
+    ]
+
+
+def _experiments_config(text: str) -> Callable[[Env], list[str]]:
+    return lambda env: _experiments(env, "--config", str(env.write("config.json", text)))
+
+
+def _experiments_run(damage: Callable[[Path], object]) -> Callable[[Env], list[str]]:
+    """The arguments, after ``damage`` to the planned run's folder (not yet created)."""
+
+    def argv(env: Env) -> list[str]:
+        damage(env.tmp / "out" / "runs" / "gmf" / "f8" / "seed0")
+        return _experiments(env)
+
+    return argv
+
+
+def _other_epochs_run(folder: Path) -> None:
+    from coat_tf import config as cfg
+    from coat_tf.config import RunConfig, TrainConfig
+
+    folder.mkdir(parents=True)
+    cfg.save(RunConfig(train=TrainConfig(epochs=7), model_name="gmf"), folder / "config.json")
+
+
+def _no_experiment_out(env: Env) -> None:
+    _nothing_created(env.tmp / "out")
+
+
+CASES += [
+    *[
+        Case(
+            f"experiments-config-{name}",
+            "experiments",
+            _experiments_config(text),
+            2,
+            says,
+            _no_experiment_out,
+        )
+        for name, text, says in [
+            ("a-number", "5", ("config.json", "expected a JSON object", "got int")),
+            ("null", "null", ("config.json", "got null")),
+            ("a-list", "[]", ("config.json", "got list")),
+            ("not-json", '{"defaults": ', ("config.json:1", "not valid JSON")),
+            ("unknown-key", '{"default": {}}', ("config.json", "default: unknown key")),
+            ("defaults-a-list", '{"defaults": []}', ("config.json", "defaults", "got list")),
+            (
+                "defaults-wrong-type",
+                '{"defaults": {"train": {"learning_rate": "fast"}}}',
+                ("config.json", "defaults", "learning_rate"),
+            ),
+            ("models-a-list", '{"models": ["gmf"]}', ("config.json", "models", "got list")),
+            ("model-entry-a-number", '{"models": {"gmf": 3}}', ("models.gmf", "got int")),
+            (
+                "model-entry-wrong-type",
+                '{"models": {"gmf": {"train": 3}}}',
+                ("models.gmf", "train"),
+            ),
+            (
+                "unknown-model",
+                '{"models": {"bpr": {}}}',
+                ("config.json", "models.bpr", "unknown model"),
+            ),
+            (
+                "bad-model-name",
+                '{"models": {"gmf": {"model_name": "mlp"}}}',
+                ("models.gmf.model_name", "'mlp'"),
+            ),
+            (
+                "model-name-in-defaults",
+                '{"defaults": {"model_name": "coat"}}',
+                ("defaults.model_name", "--models"),
+            ),
+        ]
+    ],
+    Case(
+        "experiments-tuned-missing",
+        "experiments",
+        lambda env: _experiments(env, "--tuned", str(env.tmp / "nowhere")),
+        2,
+        ("--tuned", "nowhere", "no such folder"),
+        _no_experiment_out,
+    ),
+    Case(
+        "experiments-tuned-best-config-damaged",
+        "experiments",
+        lambda env: [
+            env.write("tuning/gmf/best_config.json", '{"train": '),
+            *_experiments(env, "--tuned", str(env.tmp / "tuning")),
+        ][1:],
+        2,
+        ("best_config.json:1", "not valid JSON"),
+        _no_experiment_out,
+    ),
+    Case(
+        "experiments-seed-too-large",
+        "experiments",
+        lambda env: _experiments(env, seeds="4294967296"),
+        2,
+        ("--seeds", "4294967296", "outside 0..4294967295"),
+        _no_experiment_out,
+    ),
+    Case(
+        "experiments-seed-negative",
+        "experiments",
+        lambda env: _experiments(env, seeds="-1"),
+        2,
+        ("--seeds", "-1"),
+        _no_experiment_out,
+    ),
+    Case(
+        "experiments-factors-zero",
+        "experiments",
+        lambda env: _experiments(env, factors="0"),
+        2,
+        ("--factors", "0", "not a positive"),
+        _no_experiment_out,
+    ),
+    Case(
+        "experiments-out-is-a-file",
+        "experiments",
+        lambda env: [env.write("out", "x"), *_experiments(env)][1:],
+        2,
+        ("--out", "is a file"),
+    ),
+    Case(
+        "experiments-run-folder-is-a-file",
+        "experiments",
+        _experiments_run(lambda f: [f.parent.mkdir(parents=True), f.write_text("x")]),
+        2,
+        ("seed0", "is a file, not a run folder"),
+    ),
+    Case(
+        "experiments-claim-lock-is-a-folder",
+        "experiments",
+        _experiments_run(lambda f: (f / "claim.lock").mkdir(parents=True)),
+        2,
+        ("claim.lock", "is not a file"),
+    ),
+    Case(
+        "experiments-metrics-truncated",
+        "experiments",
+        _experiments_run(
+            lambda f: [f.mkdir(parents=True), (f / "metrics.json").write_text('{"test": {')]
+        ),
+        2,
+        ("seed0/metrics.json:1", "not valid JSON"),
+    ),
+    Case(
+        "experiments-run-config-truncated",
+        "experiments",
+        _experiments_run(
+            lambda f: [f.mkdir(parents=True), (f / "config.json").write_text('{"model": ')]
+        ),
+        2,
+        ("seed0/config.json:1", "not valid JSON"),
+    ),
+    Case(
+        "experiments-metrics-not-figures",
+        "experiments",
+        _experiments_run(lambda f: [f.mkdir(parents=True), (f / "metrics.json").write_text("{}")]),
+        2,
+        ("seed0/metrics.json", "not the figures of a finished run"),
+    ),
+    Case(
+        "experiments-run-of-other-settings",
+        "experiments",
+        _experiments_run(_other_epochs_run),
+        2,
+        ("seed0 holds a run of another plan", "train.epochs 7 != 1", "another --out"),
+    ),
+    Case(
+        "experiments-run-diverges",
+        "experiments",
+        _experiments_config('{"models": {"gmf": {"train": {"learning_rate": 1e30}}}}'),
+        1,
+        ("gmf F=8 seed 0: failed: training diverged", "--retry-failed"),
+        lambda env: json.loads((env.tmp / "out/runs/gmf/f8/seed0/failure.json").read_text()),
+    ),
+]

@@ -19,6 +19,7 @@ import pytest
 
 from coat_tf.chords.cli import main as chords_main
 from coat_tf.data.__main__ import main as data_main
+from coat_tf.experiments.__main__ import main as experiments_main
 from coat_tf.recommend import main as recommend_main
 from coat_tf.train import main as train_main
 from tests.bad_input_cases import CASES, Case, Env
@@ -29,6 +30,7 @@ MAINS: dict[str, Callable[[list[str]], int]] = {
     "prepare": data_main,
     "chords": chords_main,
     "recommend": recommend_main,
+    "experiments": experiments_main,
 }
 
 
@@ -128,8 +130,9 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
         ("-m coat_tf.data stats DATA", 2, "chords.npy: damaged"),
         ("-m coat_tf.chords extract EMPTY --out OUT", 2, "no audio files"),
         ("-m coat_tf.recommend --model EXPORT --user u1", 2, "saved_model.pb: damaged"),
+        ("-m coat_tf.experiments ncf --data DATA --out OUT --models bpr", 2, "unknown model"),
     ],
-    ids=["train", "stats", "chords", "recommend"],
+    ids=["train", "stats", "chords", "recommend", "experiments"],
 )
 def test_a_real_process_prints_one_error_and_no_tensorflow_noise(
     fixtures, tmp_path, command: str, code: int, words: str

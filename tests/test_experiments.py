@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -347,3 +348,213 @@ def test_missing_content_stops_before_any_run(tmp_path, capsys) -> None:
     assert code == 2
     assert "no mfcc.npy" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+GRID = ["--seeds", "0", "--factors", "8", "--epochs", "1", "--no-full-catalogue"]
+
+
+@pytest.fixture
+def fake_training(monkeypatch) -> list[Path]:
+    """Training replaced by a stand-in that returns figures at once; lists the run folders
+    it trained, in order."""
+    import coat_tf.runner
+
+    trained: list[Path] = []
+
+    def train(config, data, folder, **_) -> tuple[dict, None]:
+        trained.append(folder)
+        metrics = _fake_metrics(folder)
+        metrics.update(data=str(data.path), data_hash=data.manifest.get("content_hash"))
+        return metrics, None
+
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", train)
+    return trained
+
+
+def _experiment(data: Path, out: Path, *options: str) -> list[str]:
+    return ["ncf", "--data", str(data), "--out", str(out), "--models", "gmf", *GRID, *options]
+
+
+def test_a_run_of_other_settings_or_data_is_not_reused(
+    tiny, tmp_path, fake_training, capsys
+) -> None:
+    """Item 1: a finished run records its settings and its data set; a plan that differs
+    stops before anything runs, naming the difference, and so does ``--report-only``."""
+    out = tmp_path / "out"
+    assert main(_experiment(tiny, out)) == 0
+    folder = run_dir(out, "gmf", 8, 0)
+    record = json.loads((folder / "data.json").read_text())
+    assert record["data_hash"] and record["test_negatives"] == 99
+    before = (out / "ncf.md").read_text()
+    capsys.readouterr()
+    assert main([*_experiment(tiny, out), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "train.epochs 1 != 2" in err and "another --out" in err and err.count("\n") == 1
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"models": {"gmf": {"train": {"learning_rate": 0.01}}}}))
+    assert main([*_experiment(tiny, out), "--config", str(config)]) == 2
+    assert "train.learning_rate 0.001 != 0.01" in capsys.readouterr().err
+    speed = tmp_path / "speed.json"  # settings of speed alone: still this plan's run
+    speed.write_text(json.dumps({"defaults": {"train": {"jit_compile": False}}}))
+    assert main([*_experiment(tiny, out), "--config", str(speed)]) == 0
+    other = tmp_path / "other"
+    shutil.copytree(tiny, other)
+    np.save(other / "chords.npy", np.load(other / "chords.npy")[::-1].copy())
+    update_checksums(other)
+    assert main(_experiment(other, out)) == 2
+    assert "data hash" in capsys.readouterr().err
+    assert len(fake_training) == 1 and (out / "ncf.md").read_text() == before
+    report = ["ncf", "--out", str(out), "--report-only", "--models", "gmf", "mlp"]
+    report += ["--seeds", "0", "--factors", "8"]
+    assert main([*report, "--epochs", "2"]) == 2
+    assert "train.epochs 1 != 2 (--epochs)" in capsys.readouterr().err
+    assert main([*report, "--data", str(other)]) == 2
+    assert "another data set" in capsys.readouterr().err
+    # nor a run of another model on the other data set in the same folder
+    args = ["ncf", "--data", str(other), "--out", str(out), "--models", "mlp", *GRID]
+    assert main(args) == 2
+    assert f"{folder} was trained on another data set: data hash" in capsys.readouterr().err
+    # --report-only over runs of two data sets (another version's folder): refused
+    assert main(_experiment(tiny, out, "--models", "mlp")) == 0
+    mlp = run_dir(out, "mlp", 8, 0)
+    (mlp / "data.json").write_text(json.dumps({**record, "data_hash": "f" * 64}))
+    capsys.readouterr()
+    assert main(report) == 2
+    assert "different data sets: data hash ffffffffffff.. !=" in capsys.readouterr().err
+    (mlp / "data.json").write_text(json.dumps(record))
+    # nor over runs of one model with different settings
+    assert main([*_experiment(tiny, out), "--seeds", "1", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main([*report[:6], "--seeds", "0", "1", "--factors", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "hold runs of different settings: train.learning_rate 0.01 != 0.001" in err
+    # nor a pre-trained NeuMF on one data set from parts trained on the other
+    variant = ["ncf", "--data", str(other), "--out", str(tmp_path / "variant"), *GRID]
+    assert main([*variant, "--models", "neumf-pre", "--pretrained-from", str(out)]) == 2
+    assert "pre-train from runs of this data set" in capsys.readouterr().err
+
+
+def test_repeated_seeds_sizes_and_models_are_one_run_each(
+    tiny, tmp_path, fake_training, capsys
+) -> None:
+    args = ["ncf", "--data", str(tiny), "--out", str(tmp_path / "out"), "--epochs", "1"]
+    args += ["--models", "gmf", "mlp", "gmf", "--seeds", "3", "0", "3", "--factors", "8", "8"]
+    assert main(args) == 0
+    assert "4 runs, 0 finished before, 4 to run" in capsys.readouterr().err
+    assert [(p.parent.parent.name, p.name) for p in fake_training] == [
+        ("gmf", "seed3"),
+        ("mlp", "seed3"),
+        ("gmf", "seed0"),
+        ("mlp", "seed0"),
+    ]
+
+
+def test_the_tables_say_which_models_had_no_tuned_settings(tiny, tmp_path, fake_training) -> None:
+    tuned = tmp_path / "tuning"
+    (tuned / "gmf").mkdir(parents=True)
+    (tuned / "gmf" / "best_config.json").write_text(json.dumps({"train": {"batch_size": 64}}))
+    out = tmp_path / "out"
+    args = ["ncf", "--data", str(tiny), "--out", str(out), *GRID, "--tuned", str(tuned)]
+    assert main([*args, "--models", "gmf", "mlp", "wmf"]) == 0
+    text = (out / "ncf.md").read_text()
+    assert f"No tuned settings (best_config.json) under {tuned} for mlp, wmf" in text
+    assert "- gmf: tuned" in text and "- mlp: defaults" in text
+    report = ["ncf", "--out", str(out), "--report-only", "--seeds", "0", "--factors", "8"]
+    assert main([*report, "--tuned", str(tuned), "--models", "gmf", "mlp"]) == 0
+    assert "under" in (out / "ncf.md").read_text().split("## ")[0]
+
+
+def test_the_tables_say_the_data_set_s_negatives_and_validation_in_training(
+    tmp_path, fake_training
+) -> None:
+    """Item 4: labels give the data set's own number of sampled negatives, and a data set
+    that keeps its validation items in training says so under the title."""
+    from coat_tf.data import PrepareConfig, prepare
+    from tests.tiny_data import write_events
+
+    events = write_events(tmp_path / "events.tsv")
+    data = tmp_path / "prepared"
+    config = PrepareConfig.for_source(
+        "events", since=None, min_user_interactions=5, num_shards=2, eval_negatives=20,
+        validation_in_train=True,
+    )  # fmt: skip
+    prepare("events", events, data, config, progress=False)
+    out = tmp_path / "out"
+    assert main(["ncf", "--data", str(data), "--out", str(out), "--models", "gmf", *GRID]) == 0
+    text = (out / "ncf.md").read_text()
+    assert "## HR@10, 20 sampled negatives" in text and "99" not in text
+    assert "keeps its validation items in training" in text.split("## ")[0]
+    shutil.move(data, tmp_path / "moved")  # the record in the run folder is enough
+    args = ["ncf", "--out", str(out), "--report-only", "--models", "gmf", *GRID[:4]]
+    assert main(args) == 0
+    assert (out / "ncf.md").read_text() == text
+
+
+def test_markdown_labels_follow_the_negatives_given() -> None:
+    rows = [
+        {"model": "gmf", "factors": 8, "seed": 0, "source": "defaults", "sampled_hr": 0.5,
+         "sampled_ndcg": 0.3, "full_hr": float("nan"), "full_ndcg": float("nan")}
+    ]  # fmt: skip
+    assert "## HR@10, 49 sampled negatives" in markdown("ncf", rows, "T", negatives=49)
+    assert "## HR@10, sampled negatives\n" in markdown("ncf", rows, "T", negatives=None)
+
+
+def test_a_diverging_run_is_recorded_and_the_grid_goes_on(tiny, tmp_path, capsys) -> None:
+    """Item 5: GMF at a huge learning rate diverges; WMF still runs, the tables list the
+    failed run, the exit status is 1, and only ``--retry-failed`` runs it again."""
+    config = tmp_path / "config.json"
+    huge = {"train": {"learning_rate": 1e30, "jit_compile": False}}
+    config.write_text(json.dumps({"models": {"gmf": huge}}))
+    out = tmp_path / "out"
+    args = ["ncf", "--data", str(tiny), "--out", str(out), "--models", "gmf", "wmf", *GRID]
+    args += ["--config", str(config)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "gmf F=8 seed 0: failed: training diverged" in err and "--retry-failed" in err
+    failure = json.loads((run_dir(out, "gmf", 8, 0) / "failure.json").read_text())
+    assert failure["error"] == "TrainingDiverged"
+    assert (run_dir(out, "wmf", 8, 0) / "metrics.json").is_file()
+    text = (out / "ncf.md").read_text()
+    assert "Failed runs, without figures in the tables: gmf F=8 seed 0 (training diverged" in text
+    assert [r["model"] for r in _rows(out / "results.csv")] == ["wmf"]
+    assert main(args) == 1
+    assert "2 runs, 1 finished before, 1 failed before" in capsys.readouterr().err
+    assert not list(run_dir(out, "gmf", 8, 0).glob("failed-*"))  # not retried
+    assert main([*args, "--retry-failed"]) == 1
+    assert "held a failed run" in capsys.readouterr().err
+    assert len(list(run_dir(out, "gmf", 8, 0).glob("failed-*"))) == 1
+
+
+def test_ctrl_c_stops_with_130_and_the_same_command_resumes(
+    tiny, tmp_path, monkeypatch, fake_training, capsys
+) -> None:
+    import coat_tf.runner
+
+    stand_in = coat_tf.runner.train_and_evaluate
+
+    def interrupted(config, data, folder, **options):  # noqa: ANN202
+        if folder.parent.parent.name == "mlp":
+            raise KeyboardInterrupt
+        return stand_in(config, data, folder, **options)
+
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", interrupted)
+    out = tmp_path / "out"
+    args = ["ncf", "--data", str(tiny), "--out", str(out), "--models", "gmf", "mlp", *GRID]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err.endswith("interrupted; run the same command again to resume\n")
+    assert "Traceback" not in err and not (run_dir(out, "mlp", 8, 0) / "claim.lock").exists()
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", stand_in)
+    assert main(args) == 0
+    assert "2 runs, 1 finished before, 1 to run" in capsys.readouterr().err
+    assert [p.parent.parent.name for p in fake_training] == ["gmf", "mlp"]
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused(tiny, tmp_path, monkeypatch, capsys):
+    import coat_tf.experiments.records as records
+
+    monkeypatch.setattr(records.os, "access", lambda path, mode: False)
+    out = tmp_path / "out"
+    assert main(_experiment(tiny, out)) == 2
+    assert f"--out {out}: {tmp_path} is not writable" in capsys.readouterr().err
+    assert not out.exists()

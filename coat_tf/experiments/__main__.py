@@ -4,15 +4,20 @@
 
     python -m coat_tf.experiments table1|fig2|ncf [--data DIR] [--seeds 0 1 2]
         [--factors 8 16 32 64] [--models ...] [--out DIR] [--config FILE] [--tuned DIR]
-        [--epochs N] [--pretrained-from DIR] [--no-full-catalogue]
+        [--epochs N] [--pretrained-from DIR] [--no-full-catalogue] [--retry-failed]
 
 Runs one training run per (model, predictive factors, seed) into ``OUT/runs/<model>/f<F>/
 seed<S>/`` (each with its ``config.json`` and ``metrics.json``), then writes ``OUT/results.csv``
 (every run), ``OUT/<experiment>.md`` (mean and standard deviation over seeds, best marked) and
 ``OUT/<experiment>.png`` (the paper's Fig. 2 shape). Calling it again after a kill runs only
-what is missing. Without ``--data`` it runs on the simulated demo data set (its MFCC variant
-when a model needs MFCCs). :mod:`coat_tf.experiments.plan` says where each run's settings come
-from.
+what is missing; a repeated seed, size or model is one run. A run folder that holds a run of
+other settings or of another data set (``--data``, ``--config``, ``--tuned``, ``--epochs``
+changed) stops the command before anything runs: use another ``--out``. A run that fails
+(training diverged) is recorded (``failure.json``), the others go on, the tables list it and the
+exit status is 1; a later call runs it again only with ``--retry-failed``. Ctrl-C stops with
+status 130, and the same command resumes. Without ``--data`` it runs on the simulated demo data
+set (its MFCC variant when a model needs MFCCs). :mod:`coat_tf.experiments.plan` says where
+each run's settings come from.
 
 Several processes may run the same command at once: they share the runs out between them
 (:mod:`coat_tf.experiments.execute`). ``--report-only`` trains nothing and writes the tables and
@@ -23,13 +28,22 @@ report over the runs of several commands that shared the folder.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
-from coat_tf.experiments.plan import EXPERIMENTS, PRETRAINED, plan, read_overrides
+from coat_tf.experiments.plan import (
+    EXPERIMENTS,
+    PRETRAINED,
+    PlannedRun,
+    check_axes,
+    check_tuned,
+    plan,
+    read_overrides,
+    unique,
+    untuned,
+)
 
 TITLES = {
     "table1": "COAT with and without attention (Table I)",
@@ -61,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-full-catalogue", action="store_true", help="skip full-catalogue evaluation"
     )
     parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the runs that failed (training diverged); by default they are kept",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="train nothing: the tables and the plot from the runs finished in --out",
@@ -69,20 +88,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run (or continue) the experiment; returns the exit status: 0 done, 1 some runs failed
+    (training diverged), 2 bad input (options, --config, data set, --out), 130 interrupted."""
     args = build_parser().parse_args(argv)
-    models = list(args.models or EXPERIMENTS[args.experiment])
+    try:
+        return run_experiment(args)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def run_experiment(args: argparse.Namespace) -> int:
+    """:func:`main` once the options are parsed."""
+    from coat_tf.experiments.records import writable_folder
+
+    models = unique(list(args.models or EXPERIMENTS[args.experiment]))
+    args.seeds, args.factors = unique(args.seeds), unique(args.factors)
     out = Path(args.out or f"experiments/{args.experiment}")
+    try:
+        check_axes(args.seeds, args.factors)
+        writable_folder(out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.report_only:
         return report_only(args, models, out)
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
-    from coat_tf.experiments.execute import execute
+    from coat_tf.experiments.execute import execute, failed_runs, finished_rows, other_rows
+    from coat_tf.experiments.records import (
+        RecordError,
+        check_run,
+        check_same_data,
+        data_record,
+    )
     from coat_tf.experiments.report import write_report
     from coat_tf.models import MissingContentError, get_spec, song_tables
     from coat_tf.models.registry import content_shapes
     from coat_tf.schema import MFCC
 
     try:
+        overrides = read_overrides(args.config)
+        check_tuned(args.tuned)
         registered = [PRETRAINED[m][0] if m in PRETRAINED else m for m in models]
         specs = [get_spec(name) for name in registered]
         if args.data:
@@ -99,27 +146,86 @@ def main(argv: Sequence[str] | None = None) -> int:
             out,
             shapes,
             str(data_dir),
-            read_overrides(args.config),
+            overrides,
             args.tuned,
             args.epochs,
             Path(args.pretrained_from) if args.pretrained_from else None,
         )
         for spec, run in zip(specs, runs, strict=False):
             song_tables(spec, data, run.config.model)  # missing content fails before any run
+        record = data_record(data)
+        for run in runs:  # runs of other settings or data are not this plan's: never mixed
+            check_run(run.run_dir, run.config, record)
+        check_same_data(out, record)  # nor runs of another data set in one results.csv
+        if args.pretrained_from:  # nor a NeuMF started from parts trained on another
+            advice = "pre-train from runs of this data set (--pretrained-from)"
+            check_same_data(Path(args.pretrained_from), record, advice)
+        other_rows(out, finished_rows(runs))  # every metrics.json of the folder is readable
     except (DataError, MissingContentError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if data.validation_in_train:
         print(f"note: {data.validation_in_train_note}", file=sys.stderr)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = execute(runs, data, out, full_catalogue=not args.no_full_catalogue)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        rows = execute(
+            runs,
+            data,
+            out,
+            full_catalogue=not args.no_full_catalogue,
+            retry_failed=args.retry_failed,
+            record=record,
+        )
+    except (RecordError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = failed_runs(runs)
     source = data.manifest.get("source", {}).get("name")
-    write_report(out, args.experiment, rows, args.title or title(args.experiment, data_dir, source))
-    print(
-        f"wrote {out / 'results.csv'}, {out / (args.experiment + '.md')}, "
-        f"{out / (args.experiment + '.png')}"
-    )
-    return 0
+    note = notes(record["validation_in_train"], untuned(args.tuned, models), args.tuned, failed)
+    heading = args.title or title(args.experiment, data_dir, source)
+    if rows:
+        write_report(out, args.experiment, rows, heading, note, record["test_negatives"])
+        print(
+            f"wrote {out / 'results.csv'}, {out / (args.experiment + '.md')}, "
+            f"{out / (args.experiment + '.png')}"
+        )
+    return 1 if failed else 0
+
+
+def notes(
+    validation_in_train: bool,
+    untuned_models: list[str],
+    tuned: str | None,
+    failed: list[tuple[PlannedRun, str]],
+) -> str:
+    """The lines under the tables' title: what the reader must know to trust them."""
+    lines = []
+    if validation_in_train:
+        lines.append(
+            "The data set keeps its validation items in training (prepare "
+            "--validation-in-train): each run's epoch was chosen on training items."
+        )
+    if untuned_models:
+        lines.append(
+            f"No tuned settings (best_config.json) under {tuned} for "
+            f"{', '.join(untuned_models)}: they ran with the default settings (and --config's)."
+        )
+    if failed:
+        lines.append(
+            "Failed runs, without figures in the tables: "
+            + "; ".join(
+                f"{run.model} F={run.factors} seed {run.seed} ({_first_clause(why)})"
+                for run, why in failed
+            )
+            + "."
+        )
+    return "\n\n".join(lines)
+
+
+def _first_clause(message: str) -> str:
+    """A failure's message up to its advice (``training diverged: the loss is nan in epoch
+    1``)."""
+    return message.split(";")[0].strip().rstrip(".")
 
 
 def title(experiment: str, data_dir: Path, source: str | None) -> str:
@@ -132,34 +238,43 @@ def report_only(args: argparse.Namespace, models: list[str], out: Path) -> int:
     """``--report-only``: the tables and the plot from the finished runs of the grid."""
     from coat_tf.data import DataError
     from coat_tf.data.manifest import read_manifest
-    from coat_tf.experiments.execute import finished_rows
-    from coat_tf.experiments.plan import PlannedRun, check_models, run_dir
+    from coat_tf.experiments.execute import failed_runs, finished_rows
+    from coat_tf.experiments.plan import check_models, run_dir
+    from coat_tf.experiments.records import check_consistent, recorded_data
     from coat_tf.experiments.report import write_report
-    from coat_tf.runs import METRICS_FILE
 
-    try:
-        check_models(models, parts_elsewhere=True)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     runs = [
         PlannedRun(model, size, seed, run_dir(out, model, size, seed), None, "unknown")
         for seed in args.seeds
         for size in args.factors
         for model in models
     ]
-    rows = finished_rows(runs)
-    if not rows:
-        print(f"error: no run of the grid is finished in {out}", file=sys.stderr)
+    try:
+        check_models(models, parts_elsewhere=True)
+        check_tuned(args.tuned)
+        expected_hash = read_manifest(args.data).get("content_hash") if args.data else None
+        rows = finished_rows(runs)
+        if not rows:
+            print(f"error: no run of the grid is finished in {out}", file=sys.stderr)
+            return 2
+        finished = [Path(row["run_dir"]) for row in rows]
+        check_consistent(finished, args.epochs, expected_hash)
+        recorded = recorded_data(finished[0])
+    except (DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = json.loads((Path(rows[0]["run_dir"]) / METRICS_FILE).read_text())
-    data_dir = Path(metrics.get("data", "?"))
+    data_dir = Path(recorded.get("data", "?"))
     try:
         manifest = read_manifest(data_dir)
     except (DataError, OSError):
         manifest = {}  # the data set has moved: its folder's name still says which it was
+    settings = manifest.get("settings", {})
+    negatives = recorded.get("test_negatives", settings.get("eval_negatives"))
+    in_train = recorded.get("validation_in_train", settings.get("validation_in_train", False))
+    note = notes(in_train, untuned(args.tuned, models), args.tuned, failed_runs(runs))
     source = manifest.get("source", {}).get("name")
-    write_report(out, args.experiment, rows, args.title or title(args.experiment, data_dir, source))
+    heading = args.title or title(args.experiment, data_dir, source)
+    write_report(out, args.experiment, rows, heading, note, negatives)
     print(
         f"{len(rows)} of the grid's {len(runs)} runs are finished; wrote "
         f"{out / (args.experiment + '.md')}, {out / (args.experiment + '.png')}"

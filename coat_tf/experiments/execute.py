@@ -30,8 +30,18 @@ from coat_tf import config as cfg
 from coat_tf import distribute
 from coat_tf.claims import Busy, claim
 from coat_tf.experiments.plan import PlannedRun
+from coat_tf.experiments.records import RecordError, read_json, read_metrics, write_data_record
+from coat_tf.failures import FAILURE_FILE, RunFailed, write_failure_report
 from coat_tf.fileio import atomic_write_text
-from coat_tf.runs import CONFIG_FILE, FINISHED, METRICS_FILE, ncf_epoch_rule, run_state
+from coat_tf.runs import (
+    CONFIG_FILE,
+    FAILED,
+    FINISHED,
+    METRICS_FILE,
+    ncf_epoch_rule,
+    prepare_run_dir,
+    run_state,
+)
 
 RESULTS = "results.csv"
 COLUMNS = (
@@ -110,7 +120,7 @@ def other_rows(out: Path, rows: list[dict]) -> list[dict]:
         if not (factors[1:].isdigit() and seed[4:].isdigit()):
             continue
         run = PlannedRun(model, int(factors[1:]), int(seed[4:]), run_dir, None, "unknown")
-        found.append(metrics_row(run, json.loads(path.read_text())))
+        found.append(read_row(run))
     return found
 
 
@@ -141,50 +151,66 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True) -> list[dict]:  # noqa: ANN001
+def execute(
+    runs: list[PlannedRun],
+    data,  # noqa: ANN001 - a PreparedDataset
+    out: Path,
+    full_catalogue: bool = True,
+    retry_failed: bool = False,
+    record: dict | None = None,
+) -> list[dict]:
     """Run every unfinished run of ``runs`` on ``data`` that no other process holds, and
     return the rows of the runs finished at the end (see the module docstring). Prints a line
-    per run with the estimated time left."""
-    import tensorflow as tf
+    per run with the estimated time left.
 
-    from coat_tf.runner import train_and_evaluate
+    A run that fails (training diverged) leaves ``failure.json`` and the others go on; a failed
+    run is run again (afresh) only with ``retry_failed``. ``record`` (the data set, see
+    :func:`~coat_tf.experiments.records.data_record`) is written as each run's ``data.json``.
+    """
+    import tensorflow as tf
 
     shared = distribute.cluster_size() > 1  # every worker runs every run: nothing to claim
     done_times: list[float] = []
-    todo = [run for run in runs if run_state(run.run_dir) != FINISHED]
+    states = [run_state(run.run_dir) for run in runs]
+    failed = states.count(FAILED)
+    todo = len(runs) - states.count(FINISHED) - (0 if retry_failed else failed)
     print(
-        f"{len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run",
+        f"{len(runs)} runs, {states.count(FINISHED)} finished before, "
+        + (
+            f"{failed} failed before (pass --retry-failed to run them again), "
+            if failed and not retry_failed
+            else ""
+        )
+        + f"{todo} to run",
         file=sys.stderr,
         flush=True,
     )
     for index, run in enumerate(runs, start=1):
         label = f"[{index}/{len(runs)}] {run.model} F={run.factors} seed {run.seed}"
-        if run_state(run.run_dir) == FINISHED:
+        if not _to_run(run_state(run.run_dir), retry_failed):
             continue
         run.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             with contextlib.nullcontext() if shared else claim(run.run_dir):
-                if run_state(run.run_dir) == FINISHED:  # by another process meanwhile
-                    continue
-                cfg.save(run.config, run.run_dir / CONFIG_FILE)
+                state = run_state(run.run_dir)
+                if not _to_run(state, retry_failed):
+                    continue  # by another process meanwhile
+                if state == FAILED:
+                    print(f"{label}: {prepare_run_dir(run.run_dir, resume=False)}", file=sys.stderr)
                 started = time.perf_counter()
-                metrics, _ = train_and_evaluate(
-                    run.config,
-                    data,
-                    run.run_dir,
-                    full_catalogue=full_catalogue,
-                    verbose=False,
-                    inspect=False,
-                )
-                metrics["hyperparameters_from"] = run.source
-                atomic_write_text(run.run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+                metrics = _train(run, data, full_catalogue, record)
         except Busy as busy:
             print(f"{label}: left to another process ({busy})", file=sys.stderr, flush=True)
+            continue
+        if isinstance(metrics, Path):
+            print(f"{label}: failed: {_failure(metrics)} (see {metrics})", file=sys.stderr)
+            tf.keras.backend.clear_session()
+            gc.collect()
             continue
         rows = finished_rows(runs)
         write_results(out / RESULTS, rows + other_rows(out, rows))
         done_times.append(time.perf_counter() - started)
-        left = len([r for r in runs[index:] if run_state(r.run_dir) != FINISHED])
+        left = len([r for r in runs[index:] if _to_run(run_state(r.run_dir), retry_failed)])
         mean = sum(done_times) / len(done_times)
         row = metrics_row(run, metrics)
         print(
@@ -198,9 +224,19 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
         gc.collect()
     rows = finished_rows(runs)
     write_results(out / RESULTS, rows + other_rows(out, rows))
-    if len(rows) < len(runs):
+    failed = failed_runs(runs)
+    missing = len(runs) - len(rows) - len(failed)
+    if failed:
         print(
-            f"{len(runs) - len(rows)} runs of the plan are not finished (another process may "
+            f"{len(failed)} runs of the plan failed: "
+            + "; ".join(f"{run.model} F={run.factors} seed {run.seed}" for run, _ in failed)
+            + " (run the same command with --retry-failed to run them again)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if missing:
+        print(
+            f"{missing} runs of the plan are not finished (another process may "
             "hold them): the tables lack them until a later call",
             file=sys.stderr,
             flush=True,
@@ -208,10 +244,74 @@ def execute(runs: list[PlannedRun], data, out: Path, full_catalogue: bool = True
     return rows
 
 
-def finished_rows(runs: list[PlannedRun]) -> list[dict]:
-    """The rows of the runs of ``runs`` whose folders hold ``metrics.json``, in plan order."""
+def _to_run(state: str, retry_failed: bool) -> bool:
+    """Whether a run folder in ``state`` is to be (re)run: unfinished, or failed and retried."""
+    return state != FINISHED and (retry_failed or state != FAILED)
+
+
+def _train(run: PlannedRun, data, full_catalogue: bool, record: dict | None) -> dict | Path:  # noqa: ANN001
+    """Train and evaluate one run in its (claimed) folder: its metrics, written to
+    ``metrics.json``, or the path of the ``failure.json`` of a run that failed."""
+    import tensorflow as tf
+
+    from coat_tf.runner import train_and_evaluate
+    from coat_tf.trained import RunError
+
+    (run.run_dir / FAILURE_FILE).unlink(missing_ok=True)
+    cfg.save(run.config, run.run_dir / CONFIG_FILE)
+    if record is not None:
+        write_data_record(run.run_dir, record)
+    try:
+        metrics, _ = train_and_evaluate(
+            run.config,
+            data,
+            run.run_dir,
+            full_catalogue=full_catalogue,
+            verbose=False,
+            inspect=False,
+        )
+    except (RunFailed, RunError, tf.errors.OpError) as error:
+        return write_failure_report(run.run_dir, error)
+    metrics["hyperparameters_from"] = run.source
+    atomic_write_text(run.run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _failure(path: Path) -> str:
+    """The message of a ``failure.json`` (or what is wrong with it)."""
+    try:
+        return str(read_json(path).get("message", "no message recorded"))
+    except RecordError as error:
+        return str(error)
+
+
+def failed_runs(runs: list[PlannedRun]) -> list[tuple[PlannedRun, str]]:
+    """The runs of ``runs`` that failed (``failure.json``, no ``metrics.json``), each with
+    its failure's message."""
     return [
-        metrics_row(run, json.loads((run.run_dir / METRICS_FILE).read_text()))
+        (run, _failure(run.run_dir / FAILURE_FILE))
         for run in runs
-        if run_state(run.run_dir) == FINISHED
+        if run_state(run.run_dir) == FAILED
     ]
+
+
+def finished_rows(runs: list[PlannedRun]) -> list[dict]:
+    """The rows of the runs of ``runs`` whose folders hold ``metrics.json``, in plan order.
+
+    Raises:
+        RecordError: a ``metrics.json`` is damaged (named).
+    """
+    return [read_row(run) for run in runs if run_state(run.run_dir) == FINISHED]
+
+
+def read_row(run: PlannedRun) -> dict:
+    """The ``results.csv`` row of a finished run; :class:`RecordError` naming its
+    ``metrics.json`` if that is damaged or lacks a figure."""
+    metrics = read_metrics(run.run_dir)
+    try:
+        return metrics_row(run, metrics)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise RecordError(
+            f"{run.run_dir / METRICS_FILE}: not the figures of a finished run ({error!r} "
+            "missing or malformed); delete the run folder to train it again"
+        ) from None

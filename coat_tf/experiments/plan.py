@@ -28,6 +28,7 @@ from pathlib import Path
 
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
+from coat_tf.experiments.records import read_json
 from coat_tf.models import get_spec
 from coat_tf.runs import FINISHED, run_state
 
@@ -39,6 +40,8 @@ EXPERIMENTS: dict[str, tuple[str, ...]] = {
 #: models that exist only in experiments: name -> (registered model, what it needs first)
 PRETRAINED = {"neumf-pre": ("neumf", ("gmf", "mlp"))}
 BEST_CONFIG = "best_config.json"
+#: The largest seed NumPy and TensorFlow take.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -101,30 +104,134 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+def unique(values: list) -> list:
+    """``values`` without repeats, in their first order (a repeated seed is one run)."""
+    return list(dict.fromkeys(values))
+
+
+def check_axes(seeds: list[int], factors: list[int]) -> None:
+    """Seeds must fit NumPy's and TensorFlow's seeds (0 to 2**32 - 1), factors be positive.
+
+    Raises:
+        ValueError: naming the option and the value.
+    """
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"--seeds: {seed} is outside 0..{MAX_SEED}")
+    for size in factors:
+        if size <= 0:
+            raise ValueError(f"--factors: {size} is not a positive number of predictive factors")
+
+
+def _known_model(name: str) -> bool:
+    if name in PRETRAINED:
+        return True
+    try:
+        get_spec(name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_settings(path: str | os.PathLike, where: str, entry: object, model: str | None) -> None:
+    """A partial :class:`RunConfig` (``entry``) of the file ``path`` at key ``where``: a JSON
+    object of known settings of the right types; ``model_name``, where given, must be the
+    entry's own model (``model``).
+
+    Raises:
+        ValueError: ``PATH: WHERE: what is wrong``.
+    """
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path}: {where}: expected a JSON object, got {_kind(entry)}")
+    if "model_name" in entry:
+        allowed = None if model is None else registered_name(model)
+        if entry["model_name"] != allowed:
+            raise ValueError(
+                f"{path}: {where}.model_name: {entry['model_name']!r} is not "
+                + (f"{allowed!r}" if allowed else "allowed here")
+                + "; the experiment sets each run's model (--models)"
+            )
+    try:
+        cfg.from_dict(RunConfig, _merge(cfg.to_dict(RunConfig()), entry))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {where}: {error}") from None
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
 def read_overrides(path: str | os.PathLike | None) -> dict:
     """A ``--config`` file: ``{"defaults": {...}, "models": {name: {...}}}``, each a partial
-    :class:`RunConfig` as JSON (``{"train": {"learning_rate": 0.001}}``)."""
+    :class:`RunConfig` as JSON (``{"train": {"learning_rate": 0.001}}``).
+
+    Raises:
+        ValueError: ``PATH[:LINE]: KEY: what is wrong``: the file is unreadable, not JSON, not
+            of that shape, names an unknown model, or holds a setting of the wrong type.
+    """
     if path is None:
         return {"defaults": {}, "models": {}}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"--config {path}: {error}") from None
+        data = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the --config file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: expected a JSON object with keys 'defaults' and 'models', got {_kind(data)}"
+        )
     unknown = sorted(set(data) - {"defaults", "models"})
-    if not isinstance(data, dict) or unknown:
-        raise ValueError(f"--config {path}: expected keys 'defaults' and 'models', got {unknown}")
-    return {"defaults": data.get("defaults", {}), "models": data.get("models", {})}
+    if unknown:
+        raise ValueError(f"{path}: {unknown[0]}: unknown key; expected 'defaults' and 'models'")
+    defaults, models = data.get("defaults", {}), data.get("models", {})
+    check_settings(path, "defaults", defaults, None)
+    if not isinstance(models, dict):
+        raise ValueError(f"{path}: models: expected a JSON object, got {_kind(models)}")
+    for name, entry in models.items():
+        if not _known_model(name):
+            raise ValueError(f"{path}: models.{name}: unknown model")
+        check_settings(
+            path,
+            f"models.{name}",
+            _merge(defaults, entry) if isinstance(entry, dict) else entry,
+            name,
+        )
+    return {"defaults": defaults, "models": models}
+
+
+def check_tuned(tuned: str | os.PathLike | None) -> None:
+    """``--tuned`` must be a folder."""
+    if tuned is not None and not Path(tuned).is_dir():
+        what = "is not a folder" if Path(tuned).exists() else "no such folder"
+        raise ValueError(f"--tuned {tuned}: {what} (a tuning folder: MODEL/{BEST_CONFIG})")
+
+
+def untuned(tuned: str | os.PathLike | None, models: list[str]) -> list[str]:
+    """The models of ``models`` without a ``best_config.json`` under ``tuned``."""
+    if tuned is None:
+        return []
+    return [m for m in models if not (Path(tuned) / registered_name(m) / BEST_CONFIG).is_file()]
 
 
 def tuned_config(tuned: str | os.PathLike | None, model: str) -> dict | None:
     """The tuner's best configuration for ``model`` (``TUNED/<model>/best_config.json``), or
-    None where that search has none."""
+    None where that search has none.
+
+    Raises:
+        ValueError: the file is damaged (named with what is wrong).
+    """
     if tuned is None:
         return None
     path = Path(tuned) / registered_name(model) / BEST_CONFIG
     if not path.is_file():
         return None
-    best = json.loads(path.read_text(encoding="utf-8"))
+    best = read_json(path)
+    check_settings(path, "best configuration", best, model)
     # the tuned hyperparameters only: sizes and data come from the experiment
     for key in ("num_users", "num_songs", "num_chords", "sequence_length", "embedding_size"):
         best.get("model", {}).pop(key, None)
@@ -152,11 +259,13 @@ def plan(
 
     Raises:
         ValueError: an unknown experiment or model, a pre-trained NeuMF listed before its parts,
-            or parts missing or unfinished in ``pretrained_from``.
+            parts missing or unfinished in ``pretrained_from``, no ``tuned`` folder, or a
+            damaged ``best_config.json`` in it.
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {list(EXPERIMENTS)}")
     check_models(models, parts_elsewhere=pretrained_from is not None)
+    check_tuned(tuned)
     parts_folder = Path(pretrained_from) if pretrained_from is not None else Path(out)
     runs = []
     for seed in seeds:

@@ -19,18 +19,27 @@ from pathlib import Path
 
 from coat_tf.fileio import atomic_write_bytes, atomic_write_text
 
+#: The tables' metrics; ``{sampled}`` is filled in by :func:`labelled` with the data set's
+#: number of sampled negatives per user.
 METRICS = (
-    ("sampled_hr", "HR@10, 99 sampled negatives"),
-    ("sampled_ndcg", "NDCG@10, 99 sampled negatives"),
+    ("sampled_hr", "HR@10, {sampled}"),
+    ("sampled_ndcg", "NDCG@10, {sampled}"),
     ("full_hr", "HR@10, full catalogue"),
     ("full_ndcg", "NDCG@10, full catalogue"),
 )
 #: Tables added for the runs that recorded the test figures of every epoch (``train
 #: --test-every-epoch``): the best of them, NCF's reference code's rule, beside the others.
 NCF_RULE_METRICS = (
-    ("ncf_rule_sampled_hr", "HR@10, 99 sampled negatives, best epoch on test (NCF's rule)"),
-    ("ncf_rule_sampled_ndcg", "NDCG@10, 99 sampled negatives, best epoch on test (NCF's rule)"),
+    ("ncf_rule_sampled_hr", "HR@10, {sampled}, best epoch on test (NCF's rule)"),
+    ("ncf_rule_sampled_ndcg", "NDCG@10, {sampled}, best epoch on test (NCF's rule)"),
 )
+
+
+def labelled(metrics: Sequence[tuple[str, str]], negatives: int | None) -> list[tuple[str, str]]:
+    """``metrics`` with their labels saying the sampled negatives per user (``negatives``;
+    None where no run recorded it)."""
+    sampled = "sampled negatives" if negatives is None else f"{negatives} sampled negatives"
+    return [(metric, label.format(sampled=sampled)) for metric, label in metrics]
 
 
 def summarise(rows: list[dict], metric: str) -> dict[tuple[str, int], tuple[float, float, int]]:
@@ -59,8 +68,11 @@ def _ordered(rows: list[dict], key: str) -> list:
     return seen
 
 
-def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> str:
-    """The experiment's tables (see the module docstring)."""
+def markdown(
+    experiment: str, rows: list[dict], title: str, note: str = "", negatives: int | None = 99
+) -> str:
+    """The experiment's tables (see the module docstring); ``note`` goes under the title,
+    ``negatives`` (the sampled negatives per user of the data set) into the labels."""
     models = _ordered(rows, "model")
     factors = sorted(_ordered(rows, "factors"))
     seeds = sorted(_ordered(rows, "seed"))
@@ -74,8 +86,10 @@ def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> s
         "",
     ]
     ruled = [row for row in rows if not math.isnan(float(row.get("ncf_rule_sampled_ndcg", "nan")))]
-    tables = [(metric, label, rows) for metric, label in METRICS]
-    tables += [(metric, label, ruled) for metric, label in NCF_RULE_METRICS if ruled]
+    tables = [(metric, label, rows) for metric, label in labelled(METRICS, negatives)]
+    tables += [
+        (metric, label, ruled) for metric, label in labelled(NCF_RULE_METRICS, negatives) if ruled
+    ]
     for metric, label, chosen in tables:
         table = summarise(chosen, metric)
         if not table:
@@ -118,8 +132,14 @@ def markdown(experiment: str, rows: list[dict], title: str, note: str = "") -> s
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], title: str, metrics: Sequence[tuple[str, str]] = METRICS) -> bytes:
+def plot(
+    rows: list[dict],
+    title: str,
+    metrics: Sequence[tuple[str, str]] = METRICS,
+    negatives: int | None = 99,
+) -> bytes:
     """The PNG of the paper's Fig. 2 shape (see the module docstring)."""
+    metrics = labelled(metrics, negatives)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,7 +176,15 @@ def plot(rows: list[dict], title: str, metrics: Sequence[tuple[str, str]] = METR
     return buffer.getvalue()
 
 
-def write_report(out: Path, experiment: str, rows: list[dict], title: str, note: str = "") -> None:
+def write_report(
+    out: Path,
+    experiment: str,
+    rows: list[dict],
+    title: str,
+    note: str = "",
+    negatives: int | None = 99,
+) -> None:
     """Write ``<experiment>.md`` and ``<experiment>.png`` into ``out`` (atomically)."""
-    atomic_write_text(out / f"{experiment}.md", markdown(experiment, rows, title, note))
-    atomic_write_bytes(out / f"{experiment}.png", plot(rows, title))
+    text = markdown(experiment, rows, title, note, negatives)
+    atomic_write_text(out / f"{experiment}.md", text)
+    atomic_write_bytes(out / f"{experiment}.png", plot(rows, title, negatives=negatives))
