@@ -40,9 +40,18 @@ def chord_changes(segments: Iterable[ChordSegment], vocabulary: ChordVocabulary)
     Raises:
         ValueError: a label the vocabulary cannot read (the message names it).
     """
+    return label_changes((segment.label for segment in segments), vocabulary)
+
+
+def label_changes(labels: Iterable[str], vocabulary: ChordVocabulary) -> list[int]:
+    """:func:`chord_changes` of untimed labels in order (a chord sheet's chords).
+
+    Raises:
+        ValueError: a label the vocabulary cannot read (the message names it).
+    """
     changes: list[int] = []
-    for segment in segments:
-        index = vocabulary.encode(segment.label)
+    for label in labels:
+        index = vocabulary.encode(label)
         if index == 0:
             continue
         if not changes or changes[-1] != index:
