@@ -1,4 +1,4 @@
-"""Chord symbols of chord sheets -> Harte labels -> vocabulary ids (:mod:`coat_tf.chords.symbols`)."""
+"""Chord symbols of chord sheets -> Harte labels -> vocabulary ids (coat_tf.chords.symbols)."""
 
 from __future__ import annotations
 
