@@ -64,6 +64,18 @@ def harte_reading(label: str) -> Reading:
     return root, (root + bass) % 12, pitches
 
 
+def plain_pychord() -> None:
+    """pychord's own qualities only: undo the package's additions in this process (they come
+    back at the package's next reading)."""
+    from pychord.quality import QualityManager
+
+    from coat_tf.chords import symbols
+
+    QualityManager().load_default_qualities()
+    symbols._quality_manager.cache_clear()
+    symbols.symbol_to_harte.cache_clear()
+
+
 def read_pychord(token: str) -> Reading:
     from pychord import Chord
 
@@ -151,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     expected = reference()
     print(f"{sum(tokens.values())} tokens ({len(tokens)} distinct) in {args.table}")
     results = []
-    # plain pychord first: the package's reader extends pychord's qualities in this process
+    plain_pychord()  # the package's reader extends pychord's qualities in this process
     readers: list[tuple[str, Callable[[str], Reading]]] = [
         ("pychord", read_pychord),
         ("music21", read_music21),

@@ -151,7 +151,7 @@ def read_sheets(
     first = next(lines, None)
     if first is None or not first[1].strip():
         raise ValueError(f"{path}:1: empty; expected a header line naming the columns")
-    header = [name.strip() for name in first[1].split("\t")]
+    header = [name.strip() for name in first[1].lstrip("\ufeff").split("\t")]
     song_at = _column(header, columns.song, defaults.song, path, required=True)
     chords_at = _column(header, columns.chords, defaults.chords, path, required=True)
     syntax_at = _column(header, columns.syntax, defaults.syntax, path, required=False)
