@@ -155,3 +155,11 @@ def test_import_real_songs(tmp_path, shared_data) -> None:
     for _, changes, chords in table:
         values = [int(i) for i in chords.split()]
         assert int(changes) >= 1 and len(values) == 100 and 1 <= min(values) <= max(values) <= 24
+
+
+def test_import_header_with_byte_order_mark(tmp_path) -> None:
+    path = tmp_path / "excel.tsv"
+    path.write_bytes("\ufeffsong\tchords\r\nx\tG C\r\n".encode())
+    out = tmp_path / "out"
+    assert main(["import", str(path), "--out", str(out), "--quiet"]) == 0
+    assert read_tsv(out / "chords.tsv")[1][0][:2] == ["x", "2"]
