@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from coat_tf.chords.cli import _keyed
 from coat_tf.chords.extract import ChordSegment
 from coat_tf.chords.key import (
     Key,
@@ -18,6 +17,7 @@ from coat_tf.chords.key import (
     relative_shift,
     tone_histogram,
 )
+from coat_tf.chords.sequence import keyed_segments
 from coat_tf.chords.vocabulary import parse_label
 
 
@@ -88,15 +88,17 @@ def test_key_relative_labels() -> None:
     assert key_relative(["N"]) == (["N"], None)
 
 
-def test_extracted_segments_keyed() -> None:
+def test_extracted_segmentskeyed_segments() -> None:
     segments = [ChordSegment(label, i, i + 1.0) for i, label in enumerate(["Am", "Dm", "E7"])]
-    assert _keyed(segments, "absolute") == (segments, None)
-    moved, key = _keyed(segments, "relative")
+    assert keyed_segments(segments, "absolute") == (segments, None)
+    moved, key = keyed_segments(segments, "relative")
     assert key == Key(9, "minor")
     assert [s.label for s in moved] == ["A:min", "D:min", "E:7"]
     assert [s.start for s in moved] == [0, 1, 2]
-    moved, key = _keyed([ChordSegment("Em", 0, 1), ChordSegment("Am", 1, 2)], "relative")
+    moved, key = keyed_segments([ChordSegment("Em", 0, 1), ChordSegment("Am", 1, 2)], "relative")
     assert key == Key(4, "minor") and [s.label for s in moved] == ["A:min", "D:min"]
+    with pytest.raises(ValueError, match="chord key"):
+        keyed_segments(segments, "sideways")
 
 
 def test_extract_relative_keys(tmp_path) -> None:

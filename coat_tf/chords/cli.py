@@ -36,16 +36,16 @@ from typing import Any
 import numpy as np
 
 from coat_tf.chords.cache import default_workers
-from coat_tf.chords.extract import (
-    AudioError,
-    ChordSegment,
-    ExtractorSettings,
-    extract_many,
-    segments_to_json,
-)
-from coat_tf.chords.key import CHORD_KEYS, key_relative, relative_shift
+from coat_tf.chords.extract import AudioError, ExtractorSettings, extract_many, segments_to_json
+from coat_tf.chords.key import CHORD_KEYS, relative_shift
 from coat_tf.chords.mfcc import POSITIONS, MfccSettings, mfcc_many
-from coat_tf.chords.sequence import SEQUENCE_LENGTH, SequenceStats, chord_changes, fix_length
+from coat_tf.chords.sequence import (
+    SEQUENCE_LENGTH,
+    SequenceStats,
+    chord_changes,
+    fix_length,
+    keyed_segments,
+)
 from coat_tf.chords.vocabulary import VOCABULARY_NAMES, ChordVocabulary
 from coat_tf.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temporaries
 
@@ -140,19 +140,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def _keyed(segments: list[ChordSegment], chord_key: str):
-    """``(segments, key)``: as extracted for ``absolute``; for ``relative``, moved to the common
-    tonic of :func:`coat_tf.chords.key.key_relative` (key ``None`` without chords)."""
-    if chord_key == "absolute":
-        return segments, None
-    labels, key = key_relative([segment.label for segment in segments])
-    moved = [
-        ChordSegment(label, segment.start, segment.end)
-        for label, segment in zip(labels, segments, strict=True)
-    ]
-    return moved, key
-
-
 def _run_import(args: argparse.Namespace) -> int:
     from coat_tf.chords.importing import run_import
 
@@ -183,7 +170,7 @@ def run_extract(args: argparse.Namespace) -> int:
             continue
         segments = report.chords[path]
         try:
-            keyed = _keyed(segments, args.chord_key)
+            keyed = keyed_segments(segments, args.chord_key)
             if keyed[1] is not None:
                 keys.append((song, str(keyed[1]), "estimated", relative_shift(keyed[1])))
             changes = chord_changes(keyed[0], vocabulary)
