@@ -170,10 +170,10 @@ def run_extract(args: argparse.Namespace) -> int:
             continue
         segments = report.chords[path]
         try:
-            keyed = keyed_segments(segments, args.chord_key)
-            if keyed[1] is not None:
-                keys.append((song, str(keyed[1]), "estimated", relative_shift(keyed[1])))
-            changes = chord_changes(keyed[0], vocabulary)
+            moved, key = keyed_segments(segments, args.chord_key)
+            if key is not None:
+                keys.append((song, str(key), "estimated", relative_shift(key)))
+            changes = chord_changes(moved, vocabulary)
         except ValueError as error:
             failures.append((song, path, str(error)))
             continue

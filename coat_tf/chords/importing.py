@@ -22,14 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from coat_tf.chords.cli import AllFailedError, _tsv, _write_json, check_out
 from coat_tf.chords.key import key_relative, relative_shift
 from coat_tf.chords.sequence import SequenceStats, fix_length, label_changes
 from coat_tf.chords.sheets import (
     SYNTAXES,
+    Sheet,
     SheetColumns,
     TokenCounts,
     read_sheet,
@@ -64,49 +67,53 @@ def _unread_song_rows(counts: TokenCounts) -> list[tuple[str, int, int, str]]:
     return rows
 
 
-def run_import(args: argparse.Namespace) -> int:
-    """The ``import`` command (see the module docstring); returns 0, raises on bad input."""
-    vocabulary = ChordVocabulary.from_name(args.vocabulary)
-    sheets = read_sheets(args.table, _columns(args), args.syntax, args.separator)
-    out = Path(args.out)
-    check_out(out)
-    counts = TokenCounts()
-    stats = SequenceStats()
-    table, failures, labels_lines, keys = [], [], [], []
+@dataclass
+class Imported:
+    """The songs read: ``table`` rows ``(song, changes, ids)``, ``failures`` ``(song, TABLE:LINE,
+    reason)``, ``labels`` (``labels.jsonl`` lines), ``keys`` ``(song, key, from, shift)``, and
+    the token and sequence counts."""
+
+    table: list[tuple[str, int, str]] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    keys: list[tuple[str, str, str, int]] = field(default_factory=list)
+    counts: TokenCounts = field(default_factory=TokenCounts)
+    stats: SequenceStats = field(default_factory=SequenceStats)
+
+
+def import_sheets(
+    sheets: list[Sheet], vocabulary: ChordVocabulary, length: int, chord_key: str
+) -> Imported:
+    """Each sheet's chords as a fixed-length id sequence (see the module docstring)."""
+    result = Imported()
     for sheet in sheets:
-        labels = read_sheet(sheet, counts)
+        labels = read_sheet(sheet, result.counts)
         record = {"song": sheet.song, "source": sheet.source, "labels": labels}
-        labels_lines.append(json.dumps(record, ensure_ascii=False))
-        if args.chord_key == "relative":
+        result.labels.append(json.dumps(record, ensure_ascii=False))
+        if chord_key == "relative":
             labels, key = key_relative(labels, sheet.key)
             if key is not None:
                 origin = "given" if sheet.key is not None else "estimated"
-                keys.append((sheet.song, str(key), origin, relative_shift(key)))
+                result.keys.append((sheet.song, str(key), origin, relative_shift(key)))
         changes = label_changes(labels, vocabulary)
         if not changes:
-            unread = len(counts.by_song.get(sheet.song, (0, []))[1])
-            failures.append(
-                (
-                    sheet.song,
-                    sheet.source,
-                    f"no readable chord ({len(sheet.tokens)} tokens, {unread} not chords)",
-                )
-            )
+            unread = len(result.counts.by_song.get(sheet.song, (0, []))[1])
+            reason = f"no readable chord ({len(sheet.tokens)} tokens, {unread} not chords)"
+            result.failures.append((sheet.song, sheet.source, reason))
             continue
-        stats.add(changes, args.length)
-        ids = fix_length(changes, args.length)
-        table.append((sheet.song, len(changes), " ".join(str(int(i)) for i in ids)))
-    vocabulary.save(out / "vocabulary.json")
-    atomic_write_text(out / "chords.tsv", _tsv(("song", "changes", "chords"), table))
-    atomic_write_text(out / "failures.tsv", _tsv(("song", "path", "reason"), failures))
-    atomic_write_text(out / "unread.tsv", _tsv(("token", "count", "songs"), _unread_rows(counts)))
-    atomic_write_text(
-        out / "unread_songs.tsv",
-        _tsv(("song", "tokens", "unread", "examples"), _unread_song_rows(counts)),
-    )
-    atomic_write_text(out / "labels.jsonl", "".join(line + "\n" for line in labels_lines))
-    if args.chord_key == "relative":
-        atomic_write_text(out / "keys.tsv", _tsv(("song", "key", "from", "shift"), keys))
+        result.stats.add(changes, length)
+        ids = " ".join(str(int(i)) for i in fix_length(changes, length))
+        result.table.append((sheet.song, len(changes), ids))
+    return result
+
+
+def _summary(
+    args: argparse.Namespace,
+    sheets: list[Sheet],
+    result: Imported,
+    vocabulary: ChordVocabulary,
+) -> dict[str, Any]:
+    counts, stats = result.counts, result.stats
     syntaxes = {
         name: {
             "rows": sum(s.syntax == name for s in sheets),
@@ -118,10 +125,10 @@ def run_import(args: argparse.Namespace) -> int:
         }
         for name in SYNTAXES
     }
-    summary = {
-        "songs": len(table),
+    return {
+        "songs": len(result.table),
         "inputs": len(sheets),
-        "failed": len(failures),
+        "failed": len(result.failures),
         "no_chord_songs": stats.no_chord,
         "truncated_songs": stats.truncated,
         "repeated_songs": stats.repeated,
@@ -142,16 +149,44 @@ def run_import(args: argparse.Namespace) -> int:
         "most_unread": [[token, n] for token, n in counts.unread.most_common(TOP_UNREAD)],
         "parser": f"pychord {metadata.version('pychord')}",
     }
-    _write_json(out / "summary.json", summary)
-    if not table:
+
+
+def _write(out: Path, result: Imported, vocabulary: ChordVocabulary, chord_key: str) -> None:
+    """Every file but ``summary.json``, each written atomically."""
+    vocabulary.save(out / "vocabulary.json")
+    atomic_write_text(out / "chords.tsv", _tsv(("song", "changes", "chords"), result.table))
+    atomic_write_text(out / "failures.tsv", _tsv(("song", "path", "reason"), result.failures))
+    unread = _unread_rows(result.counts)
+    atomic_write_text(out / "unread.tsv", _tsv(("token", "count", "songs"), unread))
+    atomic_write_text(
+        out / "unread_songs.tsv",
+        _tsv(("song", "tokens", "unread", "examples"), _unread_song_rows(result.counts)),
+    )
+    atomic_write_text(out / "labels.jsonl", "".join(line + "\n" for line in result.labels))
+    if chord_key == "relative":
+        atomic_write_text(out / "keys.tsv", _tsv(("song", "key", "from", "shift"), result.keys))
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """The ``import`` command (see the module docstring); returns 0, raises on bad input
+    (ValueError) or when no song has a chord (AllFailedError)."""
+    vocabulary = ChordVocabulary.from_name(args.vocabulary)
+    sheets = read_sheets(args.table, _columns(args), args.syntax, args.separator)
+    out = Path(args.out)
+    check_out(out)
+    result = import_sheets(sheets, vocabulary, args.length, args.chord_key)
+    _write(out, result, vocabulary, args.chord_key)
+    _write_json(out / "summary.json", _summary(args, sheets, result, vocabulary))
+    if not result.table:
         raise AllFailedError(
             f"none of the {len(sheets)} songs has a readable chord, so {out} holds no results; "
             f"the tokens that could not be read are in {out / 'unread.tsv'}"
         )
     if not args.quiet:
+        counts = result.counts
         print(
-            f"{len(table)} songs written to {out}, {len(failures)} without a readable chord; "
-            f"{counts.share_read:.2%} of {counts.tokens} tokens read "
+            f"{len(result.table)} songs written to {out}, {len(result.failures)} without a "
+            f"readable chord; {counts.share_read:.2%} of {counts.tokens} tokens read "
             f"({len(counts.unread)} distinct unread tokens in unread.tsv)",
             file=sys.stderr,
         )
