@@ -1034,3 +1034,137 @@ CASES += [
         lambda env: json.loads((env.tmp / "out/runs/gmf/f8/seed0/failure.json").read_text()),
     ),
 ]
+
+# Chord sheets and annotations (chords import)
+SHEETS_HEADER = "song\tcapo\tsyntax\tchords"
+
+
+def _import(env: Env, *lines: str, name: str = "sheets.tsv", header: str = SHEETS_HEADER):
+    table = env.write(name, "\n".join([header, *lines]) + "\n")
+    return ["import", str(table), "--out", str(env.tmp / "sheets_out"), "--quiet"]
+
+
+def _import_gz_truncated(env: Env) -> list[str]:
+    rows = [f"s{i}\t0\tsymbol\tG C D Em Am F" for i in range(2000)]
+    data = gzip.compress(("\n".join([SHEETS_HEADER, *rows]) + "\n").encode())
+    table = env.write("sheets.tsv.gz", data[: len(data) // 2])
+    return ["import", str(table), "--out", str(env.tmp / "sheets_out"), "--quiet"]
+
+
+CASES += [
+    Case(
+        "import-missing-table",
+        "chords",
+        lambda env: ["import", str(env.tmp / "nowhere.tsv"), "--out", str(env.tmp / "o")],
+        2,
+        ("nowhere.tsv", "no such file"),
+        check=lambda env: _nothing_created(env.tmp / "o"),
+    ),
+    Case(
+        "import-missing-chords-column",
+        "chords",
+        lambda env: _import(env, "s1\t0\tsymbol\tG C", header="song\tcapo\tsyntax\tprogression"),
+        2,
+        ("sheets.tsv:1", "no column 'chords'", "--*-column"),
+    ),
+    Case(
+        "import-named-column-missing",
+        "chords",
+        lambda env: [*_import(env, "s1\t0\tsymbol\tG C"), "--key-column", "tonality"],
+        2,
+        ("sheets.tsv:1", "no column 'tonality'"),
+    ),
+    Case(
+        "import-repeated-song",
+        "chords",
+        lambda env: _import(env, "s1\t0\tsymbol\tG C", "s1\t0\tsymbol\tD A"),
+        2,
+        ("sheets.tsv:3", "'s1' appears twice", "line 2"),
+    ),
+    Case(
+        "import-empty-song-id",
+        "chords",
+        lambda env: _import(env, "s1\t0\tsymbol\tG C", "\t0\tsymbol\tD A"),
+        2,
+        ("sheets.tsv:3", "empty song id"),
+    ),
+    Case(
+        "import-missing-field",
+        "chords",
+        lambda env: _import(env, "s1\t0\tsymbol\tG C", "s2\t0\tD A"),
+        2,
+        ("sheets.tsv:3", "expected 4 tab-separated fields, found 3"),
+    ),
+    Case(
+        "import-bad-capo",
+        "chords",
+        lambda env: _import(env, "s1\ttwo\tsymbol\tG C"),
+        2,
+        ("sheets.tsv:2", "capo 'two'", "whole number"),
+    ),
+    Case(
+        "import-capo-off-the-neck",
+        "chords",
+        lambda env: _import(env, "s1\t-3\tsymbol\tG C"),
+        2,
+        ("sheets.tsv:2", "capo -3", "0 to 24"),
+    ),
+    Case(
+        "import-unknown-syntax",
+        "chords",
+        lambda env: _import(env, "s1\t0\tabc\tG C"),
+        2,
+        ("sheets.tsv:2", "syntax 'abc'", "symbol, harte"),
+    ),
+    Case(
+        "import-bad-key",
+        "chords",
+        lambda env: _import(env, "s1\tG C\tH dorian", header="song\tchords\tkey", name="keys.tsv"),
+        2,
+        ("keys.tsv:2", "not a key", "'H dorian'"),
+    ),
+    Case(
+        "import-header-only",
+        "chords",
+        lambda env: _import(env),
+        2,
+        ("sheets.tsv", "no songs"),
+    ),
+    Case(
+        "import-truncated-gz",
+        "chords",
+        _import_gz_truncated,
+        2,
+        ("sheets.tsv.gz", "truncated"),
+        check=lambda env: _nothing_created(env.tmp / "sheets_out"),
+    ),
+    Case(
+        "import-not-utf8",
+        "chords",
+        lambda env: [
+            "import",
+            str(env.write("b.tsv", b"song\tchords\ns\xff\tG\n")),
+            "--out",
+            str(env.tmp / "o"),
+        ],
+        2,
+        ("b.tsv:2", "not UTF-8"),
+    ),
+    Case(
+        "import-no-song-has-a-chord",
+        "chords",
+        lambda env: _import(env, "s1\t0\tsymbol\tx2 | Intro:", "s2\t0\tsymbol\tla la"),
+        1,
+        ("none of the 2 songs", "readable chord", "unread.tsv"),
+    ),
+    Case(
+        "import-out-is-a-file",
+        "chords",
+        lambda env: [
+            *_import(env, "s1\t0\tsymbol\tG C")[:2],
+            *["--out", str(env.write("out.txt", "x")), "--quiet"],
+        ],
+        2,
+        ("--out", "out.txt", "is a file"),
+    ),
+]

@@ -1,4 +1,6 @@
-"""Command line: ``python -m coat_tf.chords extract|mfcc INPUT --out DIR [options]``.
+"""Command line: ``python -m coat_tf.chords extract|mfcc INPUT --out DIR [options]``, and
+``python -m coat_tf.chords import TABLE --out DIR`` for chord sheets and annotations (see
+:mod:`coat_tf.chords.importing`).
 
 INPUT is a folder (searched recursively for audio files) or a list file: one audio path per
 line, optionally followed by a tab and a song id; relative paths are taken from the list file's
@@ -35,8 +37,15 @@ import numpy as np
 
 from coat_tf.chords.cache import default_workers
 from coat_tf.chords.extract import AudioError, ExtractorSettings, extract_many, segments_to_json
+from coat_tf.chords.key import CHORD_KEYS, relative_shift
 from coat_tf.chords.mfcc import POSITIONS, MfccSettings, mfcc_many
-from coat_tf.chords.sequence import SEQUENCE_LENGTH, SequenceStats, chord_changes, fix_length
+from coat_tf.chords.sequence import (
+    SEQUENCE_LENGTH,
+    SequenceStats,
+    chord_changes,
+    fix_length,
+    keyed_segments,
+)
 from coat_tf.chords.vocabulary import VOCABULARY_NAMES, ChordVocabulary
 from coat_tf.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temporaries
 
@@ -131,6 +140,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def _run_import(args: argparse.Namespace) -> int:
+    from coat_tf.chords.importing import run_import
+
+    return run_import(args)
+
+
 def run_extract(args: argparse.Namespace) -> int:
     settings = ExtractorSettings(sample_rate=args.sample_rate)
     vocabulary = ChordVocabulary.from_name(args.vocabulary)
@@ -148,14 +163,17 @@ def run_extract(args: argparse.Namespace) -> int:
     )
     failed = dict(report.failures)
     stats = SequenceStats()
-    table, segments_lines, failures = [], [], []
+    table, segments_lines, failures, keys = [], [], [], []
     for song, path in pairs:
         if path in failed:
             failures.append((song, path, failed[path]))
             continue
         segments = report.chords[path]
         try:
-            changes = chord_changes(segments, vocabulary)
+            moved, key = keyed_segments(segments, args.chord_key)
+            if key is not None:
+                keys.append((song, str(key), "estimated", relative_shift(key)))
+            changes = chord_changes(moved, vocabulary)
         except ValueError as error:
             failures.append((song, path, str(error)))
             continue
@@ -168,10 +186,13 @@ def run_extract(args: argparse.Namespace) -> int:
     atomic_write_text(out / "chords.tsv", _tsv(("song", "changes", "chords"), table))
     atomic_write_text(out / "segments.jsonl", "".join(line + "\n" for line in segments_lines))
     atomic_write_text(out / "failures.tsv", _tsv(("song", "path", "reason"), failures))
+    if args.chord_key == "relative":
+        atomic_write_text(out / "keys.tsv", _tsv(("song", "key", "from", "shift"), keys))
     summary = {
         "songs": len(table),
         "inputs": len(pairs),
         "failed": len(failures),
+        "chord_key": args.chord_key,
         "extracted": report.extracted,
         "cached": report.cached,
         "copies": report.copies,
@@ -258,10 +279,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _import_doc() -> str:
+    from coat_tf.chords import importing
+
+    return importing.__doc__ or ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m coat_tf.chords",
-        description="Chord sequences (Chordino) and MFCC excerpts from audio files.",
+        description="Chord sequences (Chordino, or chord sheets and annotations) and MFCC "
+        "excerpts from audio files.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -293,25 +321,76 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
 
-    extract = commands.add_parser(
-        "extract", parents=[common], help="chord sequences with Chordino", description=__doc__
-    )
-    extract.formatter_class = argparse.RawDescriptionHelpFormatter
-    extract.add_argument(
+    sequences = argparse.ArgumentParser(add_help=False)
+    sequences.add_argument(
         "--vocabulary",
         choices=VOCABULARY_NAMES,
         default="majmin",
         help="chord vocabulary: majmin (24 chords + N) or full (12 roots x 17 qualities + N); "
         "default: majmin",
     )
-    extract.add_argument(
+    sequences.add_argument(
         "--length",
         type=_positive_int,
         default=SEQUENCE_LENGTH,
         help=f"chord ids per song: shorter progressions repeat, longer ones keep their first "
         f"changes (default: {SEQUENCE_LENGTH})",
     )
+    sequences.add_argument(
+        "--chord-key",
+        choices=CHORD_KEYS,
+        default="absolute",
+        help="absolute: chords as they sound (the paper's); relative: each song moved to a "
+        "common tonic (C major / A minor) before the vocabulary, its key estimated from its "
+        "chords (see coat_tf/chords/key.py) or, for import, taken from the key column "
+        "(default: absolute)",
+    )
+    extract = commands.add_parser(
+        "extract",
+        parents=[common, sequences],
+        help="chord sequences with Chordino",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     extract.set_defaults(run=run_extract)
+
+    sheets = commands.add_parser(
+        "import",
+        parents=[sequences],
+        help="chord sequences from chord sheets or annotations (a table of songs' chords)",
+        description=_import_doc(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sheets.add_argument(
+        "table",
+        help="tab-separated table (.gz allowed) with a header: a song id column, a chords "
+        "column (chords in order) and optionally syntax (harte|symbol), capo and key columns",
+    )
+    sheets.add_argument("--out", required=True, help="output folder (created if missing)")
+    for name, default, what in (
+        ("song", "song", "song ids"),
+        ("chords", "chords", "the chords, in order"),
+        ("syntax", "syntax", "harte or symbol per row; if absent, --syntax for every row"),
+        ("capo", "capo", "the capo fret per row; if absent, 0"),
+        ("key", "key", "the song's key (G, Em, A:min); if absent, estimated"),
+    ):
+        sheets.add_argument(
+            f"--{name}-column", default=default, help=f"column of {what} (default: {default})"
+        )
+    sheets.add_argument(
+        "--syntax",
+        choices=("symbol", "harte"),
+        default="symbol",
+        help="syntax of rows without one: chord symbols (Am7, D/F#) or Harte labels (A:min7, "
+        "D:maj/3) (default: symbol)",
+    )
+    sheets.add_argument(
+        "--separator",
+        default=None,
+        help="what separates the chords in the chords column (default: any whitespace)",
+    )
+    sheets.add_argument("--quiet", action="store_true", help="no summary line")
+    sheets.set_defaults(run=_run_import)
 
     mfcc = commands.add_parser(
         "mfcc", parents=[common], help="MFCCs of a fixed-length excerpt (audio baselines)"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coat_tf.chords.extract import ChordSegment
+from coat_tf.chords.key import Key, key_relative
 from coat_tf.chords.vocabulary import ChordVocabulary
 
 SEQUENCE_LENGTH = 100
@@ -40,14 +41,45 @@ def chord_changes(segments: Iterable[ChordSegment], vocabulary: ChordVocabulary)
     Raises:
         ValueError: a label the vocabulary cannot read (the message names it).
     """
+    return label_changes((segment.label for segment in segments), vocabulary)
+
+
+def label_changes(labels: Iterable[str], vocabulary: ChordVocabulary) -> list[int]:
+    """:func:`chord_changes` of untimed labels in order (a chord sheet's chords).
+
+    Raises:
+        ValueError: a label the vocabulary cannot read (the message names it).
+    """
     changes: list[int] = []
-    for segment in segments:
-        index = vocabulary.encode(segment.label)
+    for label in labels:
+        index = vocabulary.encode(label)
         if index == 0:
             continue
         if not changes or changes[-1] != index:
             changes.append(index)
     return changes
+
+
+def keyed_segments(
+    segments: list[ChordSegment], chord_key: str = "absolute"
+) -> tuple[list[ChordSegment], Key | None]:
+    """``(segments, key)``: as they are for ``absolute`` (key ``None``); for ``relative``,
+    moved to the common tonic by :func:`coat_tf.chords.key.key_relative`, times kept (key
+    ``None`` without chords).
+
+    Raises:
+        ValueError: an unknown ``chord_key``, or a label the vocabulary cannot read.
+    """
+    if chord_key == "absolute":
+        return segments, None
+    if chord_key != "relative":
+        raise ValueError(f"chord key must be 'absolute' or 'relative', got {chord_key!r}")
+    labels, key = key_relative([segment.label for segment in segments])
+    moved = [
+        ChordSegment(label, segment.start, segment.end)
+        for label, segment in zip(labels, segments, strict=True)
+    ]
+    return moved, key
 
 
 def fix_length(changes: list[int], length: int = SEQUENCE_LENGTH) -> np.ndarray:

@@ -138,6 +138,24 @@ def pitch_class(note: str) -> int:
     return (_LETTER_PITCH[note[0]] + note.count("#") - note.count("b")) % 12
 
 
+def transpose_label(label: str, semitones: int) -> str:
+    """Harte ``label`` with its root moved up ``semitones`` (spelled with sharps); the rest is
+    kept, the bass being an interval above the root: ``transpose_label("A:min7/b7", 2) ==
+    "B:min7/b7"``. ``N`` and ``X`` stay as they are.
+
+    Raises:
+        ValueError: the label has no root note A-G.
+    """
+    text = label.strip()
+    if text in ("N", "X"):
+        return text
+    match = _ROOT_RE.match(text)
+    if not match:
+        raise ValueError(f"unrecognised chord label {label!r}: no root note A-G")
+    letter, accidentals, rest = match.groups()
+    return PITCH_NAMES[(pitch_class(letter + accidentals) + semitones) % 12] + rest
+
+
 def _quality_from_intervals(intervals: str) -> str:
     """Quality of a Harte interval list such as ``1,b3,5`` (by its third, then its seventh)."""
     items = [item.strip() for item in intervals.split(",") if item.strip()]
