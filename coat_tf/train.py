@@ -307,7 +307,7 @@ def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa:
         f"{metrics['train_seconds']:.1f} s, {speed}",
         f"  best validation  HR@{run.train.top_k} {metrics['validation']['hr']:.4f}  "
         f"NDCG@{run.train.top_k} {metrics['validation']['ndcg']:.4f}",
-        f"  test (99 negatives)    HR {test['sampled']['hr']:.4f}  "
+        f"  test ({data.test.items.shape[1] - 1} negatives)    HR {test['sampled']['hr']:.4f}  "
         f"NDCG {test['sampled']['ndcg']:.4f}",
     ]
     if "full_catalogue" in test:

@@ -93,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="M, or none (default 10)",
     )
     p.add_argument(
-        "--eval-negatives", type=positive_int, help="sampled negatives per user (default 99)"
+        "--eval-negatives",
+        type=positive_int,
+        help="sampled negatives per user (default 99; for ncf the number its .test.negative "
+        "file holds, which an explicit value must equal)",
     )
     p.add_argument("--seed", type=int)
     p.add_argument("--songs-without-chords", choices=("keep", "drop"))

@@ -98,7 +98,13 @@ def _read(
                 last_timestamp=("timestamp", "max"),
             )
         )
-        read = {"events": len(both), **filtering.interaction_stats(interactions)}
+        read = {
+            "events": len(both),
+            **filtering.interaction_stats(interactions),
+            "time": "seconds" if files.timed else "file order",
+            "users_without_usable_negatives": len(files.dropped_users),
+            "bad_negatives": files.bad_negatives,
+        }
         test = files.test.rename(columns={"item": "song"})[["user", "song"]]
         return _Read(
             interactions, test, {}, {}, {"read": read}, files.negatives, files.negatives_path
@@ -176,7 +182,13 @@ def prepare(
     cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
     log = ErrorLog(config.on_error)
     demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
+    if config.eval_negatives is None and source != "ncf":
+        raise ValueError(
+            f"eval_negatives must be a positive integer for --source {source} (only the NCF "
+            "format's files give the number)"
+        )
     raw = _read(source, input_path, config, log, progress, demo)
+    config = _given_negatives(config, raw)
     interactions, ml_test, audio, names, steps = (
         raw.interactions,
         raw.test_pairs,
@@ -343,6 +355,22 @@ def prepare(
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
     return PreparedDataset.load(out_dir)
+
+
+def _given_negatives(config: PrepareConfig, raw: _Read) -> PrepareConfig:
+    """``config`` with ``eval_negatives`` the number the NCF files give per test user (the
+    validation candidates get as many); an explicit number that disagrees is a DataError."""
+    if raw.test_negatives is None:
+        return config
+    given = len(next(iter(raw.test_negatives.values())))
+    if config.eval_negatives not in (None, given):
+        raise DataError(
+            raw.negatives_path,
+            f"holds {given} negatives per test user, but --eval-negatives "
+            f"{config.eval_negatives} asks for another number; the test candidates are used as "
+            "given and the validation ones get as many, so leave --eval-negatives out",
+        )
+    return dataclasses.replace(config, eval_negatives=given)
 
 
 def _unplayed_songs(negatives: dict[str, list[str]] | None, interactions: pd.DataFrame) -> list:

@@ -22,7 +22,8 @@ class PrepareConfig:
     Attributes:
         since, top_songs, min_user_interactions: the filtering steps
             (:class:`~coat_tf.data.filtering.FilterConfig`); ``None`` turns a step off.
-        eval_negatives: sampled negatives per user for validation and test (paper: 99).
+        eval_negatives: sampled negatives per user for validation and test (paper: 99);
+            ``None`` for the NCF format: the number its ``.test.negative`` file holds.
         seed: seeds the candidates (and MovieLens' validation items).
         songs_without_chords: ``"keep"`` (all-``N`` sequence, flagged) or ``"drop"``.
         chord_vocabulary: ``"majmin"`` or ``"full"``.
@@ -40,7 +41,7 @@ class PrepareConfig:
     since: str | None = "2014-01-01"
     top_songs: int | None = 10_000
     min_user_interactions: int | None = 10
-    eval_negatives: int = 99
+    eval_negatives: int | None = 99
     seed: int = 0
     songs_without_chords: str = "keep"
     chord_vocabulary: str = "majmin"
@@ -54,7 +55,11 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
         rules = (
-            ("eval_negatives", _positive(self.eval_negatives), "a positive integer"),
+            (
+                "eval_negatives",
+                self.eval_negatives is None or _positive(self.eval_negatives),
+                "a positive integer, or None (the number the NCF files give)",
+            ),
             ("seed", _integer(self.seed) and self.seed >= 0, "a non-negative integer"),
             ("sequence_length", _positive(self.sequence_length), "a positive integer"),
             ("num_shards", _positive(self.num_shards), "a positive integer"),
@@ -79,12 +84,18 @@ class PrepareConfig:
     def for_source(cls, source: str, **overrides) -> PrepareConfig:
         """Defaults for ``source``: the paper's, except no date step for the sources whose
         data predate 2014 or have no timestamps (lastfm1k, movielens, demo), and no filtering
-        at all for the NCF format (its files are filtered already)."""
+        at all for the NCF format (its files are filtered already), whose number of
+        negatives comes from its files."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         defaults = {} if source in ("lfm1b", "events") else {"since": None}
         if source == "ncf":
-            defaults = {"since": None, "top_songs": None, "min_user_interactions": None}
+            defaults = {
+                "since": None,
+                "top_songs": None,
+                "min_user_interactions": None,
+                "eval_negatives": None,
+            }
         return cls(**{**defaults, **overrides})
 
 
