@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
 from coat_tf.data.prepare import prepare
-from coat_tf.data.prepare_config import SOURCES, PrepareConfig
+from coat_tf.data.prepare_config import SOURCES, PrepareConfig, check_options
 
 
 class _Default:
@@ -145,6 +145,8 @@ def _prepare(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     if args.compression is not None:
         overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
+    arguments = ("input", "workers", "cache_dir")
+    check_options(args.source, [*overrides, *(a for a in arguments if getattr(args, a))])
     config = PrepareConfig.for_source(args.source, **overrides)
     data = prepare(
         args.source,

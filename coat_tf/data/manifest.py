@@ -18,7 +18,7 @@ import shlex
 from pathlib import Path
 
 from coat_tf.data.errors import DataError
-from coat_tf.data.prepare_config import SOURCES, PrepareConfig
+from coat_tf.data.prepare_config import OPTION_FLAGS, SOURCES, PrepareConfig
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -135,19 +135,12 @@ def update_checksums(path: str | os.PathLike) -> None:
 
 
 #: ``PrepareConfig`` fields and the ``prepare`` options that set them.
+_SWITCHES = {name: OPTION_FLAGS[name] for name in ("mfcc", "validation_in_train")}
 _FLAGS = {
-    "since": "--since",
-    "top_songs": "--top-songs",
-    "min_user_interactions": "--min-user-interactions",
-    "eval_negatives": "--eval-negatives",
-    "seed": "--seed",
-    "songs_without_chords": "--songs-without-chords",
-    "chord_vocabulary": "--chord-vocabulary",
-    "num_shards": "--shards",
-    "compression": "--compression",
-    "on_error": "--on-error",
+    field.name: OPTION_FLAGS[field.name]
+    for field in dataclasses.fields(PrepareConfig)
+    if field.name in OPTION_FLAGS and field.name not in _SWITCHES
 }
-_SWITCHES = {"mfcc": "--mfcc", "validation_in_train": "--validation-in-train"}
 
 
 def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:

@@ -200,12 +200,13 @@ def prepare(
     unplayed = _unplayed_songs(raw.test_negatives, interactions)
     where = input_path if input_path is not None else "demo"
     if not len(interactions):
-        raise DataError(
-            where,
-            "no interactions left after the date and song steps (see --since and "
-            "--top-songs). What each step left: "
-            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
+        since = steps.get("since", {}).get("events")
+        step = (
+            f"--since {config.since} leaves no events"
+            if since == 0 and config.since is not None
+            else "no interactions left after the date and song steps (see --since and --top-songs)"
         )
+        raise DataError(where, f"{step}. {_what_each_step_left(steps)}")
 
     song_order = interactions.groupby("song")["play_count"].sum()
     song_list = song_order.index.astype(str).tolist()
@@ -224,10 +225,21 @@ def prepare(
     }
     if config.songs_without_chords == "drop":
         interactions = filtering.drop_songs(interactions, set(without))
+        _someone_left(
+            interactions, "--songs-without-chords drop", "no song has chords", where, steps
+        )
+    most = int(interactions.groupby("user")["song"].size().max())
     interactions = filtering.filter_min_user_interactions(
         interactions, config.min_user_interactions
     )
     steps["min_user_interactions"] = filtering.interaction_stats(interactions)
+    _someone_left(
+        interactions,
+        f"--min-user-interactions {config.min_user_interactions}",
+        f"the most active user has {most} interactions",
+        where,
+        steps,
+    )
     # Splittability depends on a user's own interactions only, so it goes first; dropping users
     # without room for negatives then cannot make another user unsplittable.
     interactions, ml_valid, dropped_users = splits.splittable(
@@ -244,8 +256,7 @@ def prepare(
             where,
             f"no users left to split (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} "
             f"interactions and {config.eval_negatives} songs they never heard; see "
-            "--min-user-interactions and --eval-negatives). What each step left: "
-            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
+            f"--min-user-interactions and --eval-negatives). {_what_each_step_left(steps)}",
         )
 
     # Indices.
@@ -395,9 +406,27 @@ def _given_candidates(
     )
 
 
+def _someone_left(
+    interactions: pd.DataFrame,
+    option: str,
+    why: str,
+    where,
+    steps: dict,  # noqa: ANN001
+) -> None:
+    """Raise a DataError naming ``option`` if it left no interactions (``why``: a hint)."""
+    if len(interactions):
+        return
+    raise DataError(where, f"{option} leaves no users ({why}). {_what_each_step_left(steps)}")
+
+
+def _what_each_step_left(steps: dict) -> str:
+    return "What each step left: " + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items())
+
+
 def _step_counts(counts: dict) -> str:
-    """A step's counts in words: ``"1 users, 2 songs, 2 interactions"`` (or its events)."""
-    keys = [k for k in ("users", "songs", "interactions") if k in counts] or list(counts)[:2]
+    """A step's counts in words: ``"3 events, 1 users, 2 songs, 2 interactions"``."""
+    keys = [k for k in ("events", "users", "songs", "interactions") if k in counts]
+    keys = keys or list(counts)[:2]
     return ", ".join(f"{counts[k]:,} {k}" for k in keys)
 
 

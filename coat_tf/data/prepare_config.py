@@ -6,6 +6,7 @@ command that rebuilds a folder, can read them without importing the whole prepar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from coat_tf.data import filtering, records
@@ -13,6 +14,57 @@ from coat_tf.data.errors import ON_ERROR
 
 SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo")
 SONGS_WITHOUT_CHORDS = ("keep", "drop")
+
+#: The ``prepare`` options, by the :class:`PrepareConfig` field (or ``prepare`` argument) they
+#: set.
+OPTION_FLAGS = {
+    "input": "--input",
+    "since": "--since",
+    "top_songs": "--top-songs",
+    "min_user_interactions": "--min-user-interactions",
+    "eval_negatives": "--eval-negatives",
+    "seed": "--seed",
+    "songs_without_chords": "--songs-without-chords",
+    "chord_vocabulary": "--chord-vocabulary",
+    "num_shards": "--shards",
+    "compression": "--compression",
+    "on_error": "--on-error",
+    "mfcc": "--mfcc",
+    "validation_in_train": "--validation-in-train",
+    "workers": "--workers",
+    "cache_dir": "--cache-dir",
+}
+_NO_AUDIO = "it has no audio, so no chords or MFCCs"
+_AUDIO_OPTIONS = ("songs_without_chords", "chord_vocabulary", "mfcc", "workers", "cache_dir")
+#: The options each source does not use, with the reason; given, they are refused rather than
+#: silently ignored. Every other option applies to every source.
+NOT_USED: dict[str, dict[str, str]] = {
+    "lfm1b": dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    "lastfm1k": dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    "events": {},
+    "movielens": {"since": "it has no timestamps", **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO)},
+    "ncf": {
+        "since": "its files are filtered and split already",
+        "top_songs": "its files are filtered already",
+        **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    },
+    "demo": {"input": "the demo data set is generated"},
+}
+
+
+def check_options(source: str, given: Iterable[str]) -> None:
+    """Refuse the options in ``given`` (field names, see :data:`OPTION_FLAGS`) that ``source``
+    does not use (:data:`NOT_USED`).
+
+    Raises:
+        ValueError: ``"--since does not apply to --source movielens (it has no timestamps)"``.
+    """
+    unused = NOT_USED.get(source, {})
+    for name in given:
+        if name in unused:
+            raise ValueError(
+                f"{OPTION_FLAGS[name]} does not apply to --source {source} ({unused[name]})"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,9 +137,11 @@ class PrepareConfig:
         """Defaults for ``source``: the paper's, except no date step for the sources whose
         data predate 2014 or have no timestamps (lastfm1k, movielens, demo), and no filtering
         at all for the NCF format (its files are filtered already), whose number of
-        negatives comes from its files."""
+        negatives comes from its files. An override the source does not use is a ValueError
+        (:func:`check_options`)."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        check_options(source, overrides)
         defaults = {} if source in ("lfm1b", "events") else {"since": None}
         if source == "ncf":
             defaults = {
