@@ -178,14 +178,18 @@ def _print_stats(manifest: dict) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    """Print the counts, after checking every file against the manifest."""
-    from coat_tf.data.manifest import read_manifest, verify_files
+    """Print the counts, after checking every file and count against the manifest."""
+    from coat_tf.data.manifest import read_manifest, verify_counts, verify_files
 
     manifest = read_manifest(args.dir)
     verify_files(args.dir, manifest)
+    verify_counts(args.dir, manifest)
     listed = len(manifest.get("files", {}))
     if listed:
-        print(f"{args.dir}: all {listed} data files match the manifest", file=sys.stderr)
+        print(
+            f"{args.dir}: all {listed} data files and their counts match the manifest",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(manifest["counts"], indent=2))
     else:

@@ -306,6 +306,7 @@ def prepare(
         "train": len(train),
         "valid": len(valid_c),
         "test": len(test_c),
+        "negatives": config.eval_negatives,
         "songs_without_chords": int((~has).sum()),
         "songs_dropped_without_chords": len(without)
         if config.songs_without_chords == "drop"
