@@ -22,6 +22,7 @@ run leaves no half-written data set.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from coat_tf import paths
+from coat_tf.claims import DataInUse, replace_data
 from coat_tf.data import filtering, records, splits
 from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import DataError, ErrorLog
@@ -173,20 +175,55 @@ def prepare(
         DataError: missing input, a bad line under ``on_error="raise"``, or nothing left.
         FileExistsError: ``out_dir`` exists and ``overwrite`` is false, or it is a file, or
             a non-empty folder that is not a prepared data set (never replaced).
+        DataError: with ``overwrite``, ``out_dir`` is a data set that live runs read:
+            it is taken alone before any work, and held until it is replaced
+            (:func:`coat_tf.claims.replace_data`).
     """
     started = time.perf_counter()
     config = config or PrepareConfig.for_source(source)
     if source != "demo" and input_path is None:
         raise DataError(None, f"--source {source} needs --input (the file or folder to read)")
     _check_out_dir(Path(out_dir), overwrite)
-    cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
-    log = ErrorLog(config.on_error)
-    demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
     if config.eval_negatives is None and source != "ncf":
         raise ValueError(
             f"eval_negatives must be a positive integer for --source {source} (only the NCF "
             "format's files give the number)"
         )
+    try:
+        replacing = replace_data(out_dir) if overwrite else contextlib.nullcontext()
+        with replacing:
+            return _build(
+                source,
+                input_path,
+                out_dir,
+                config,
+                progress,
+                overwrite,
+                cache_dir,
+                workers,
+                demo_config,
+                started,
+            )
+    except DataInUse as busy:
+        raise DataError(out_dir, str(busy)) from None
+
+
+def _build(
+    source: str,
+    input_path: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    config: PrepareConfig,
+    progress: bool,
+    overwrite: bool,
+    cache_dir: str | os.PathLike | None,
+    workers: int | None,
+    demo_config,  # noqa: ANN001
+    started: float,
+) -> PreparedDataset:
+    """The work of :func:`prepare`, once its arguments are checked."""
+    cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
+    log = ErrorLog(config.on_error)
+    demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
     raw = _read(source, input_path, config, log, progress, demo)
     config = _given_negatives(config, raw)
     interactions, ml_test, audio, names, steps = (
