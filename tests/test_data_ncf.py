@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from coat_tf.data import DataError, PrepareConfig, prepare
+from coat_tf.data.manifest import rebuild_command
 from coat_tf.data.ncf import read_ncf
 
 # user: (training items with timestamps, test item, test negatives); item 11 is played by
@@ -174,6 +175,7 @@ def test_the_number_of_negatives_comes_from_the_files(tmp_path: Path) -> None:
     data = _prepare(prefix, tmp_path / "out")
     assert data.test.items.shape[1] == data.valid.items.shape[1] == 4
     assert data.manifest["settings"]["eval_negatives"] == 3
+    assert "--eval-negatives" not in rebuild_command(tmp_path / "out", data.manifest)
     same = PrepareConfig.for_source("ncf", eval_negatives=3, num_shards=1)
     assert prepare("ncf", prefix, tmp_path / "same", same, progress=False).num_users == 4
     other = PrepareConfig.for_source("ncf", eval_negatives=2, num_shards=1)

@@ -225,6 +225,8 @@ def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
     settings = manifest.get("settings") or {}
     defaults = dataclasses.asdict(PrepareConfig.for_source(source))
     for name, flag in _FLAGS.items():
+        if name == "eval_negatives" and defaults[name] is None:
+            continue  # the source's files give the number (the NCF format)
         if name in settings and settings[name] != defaults[name]:
             value = settings[name]
             if name == "compression":
