@@ -25,6 +25,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 try:
     import fcntl
@@ -88,7 +89,7 @@ class DataInUse(Busy):
     """A prepared data set that live runs read, or that a ``prepare --overwrite`` rebuilds."""
 
 
-def _holders(handle) -> str:  # noqa: ANN001 - an open text file
+def _holders(handle: TextIO) -> str:
     """The live holders named in a lock file (``process PID on HOST`` lines), in words."""
     from coat_tf.fileio import _alive
 
@@ -109,9 +110,10 @@ def _holders(handle) -> str:  # noqa: ANN001 - an open text file
     return ", ".join(live) or "another process"
 
 
-def _lock_data(path: Path, mode: int) -> object | None:
+def _lock_data(path: Path, mode: int) -> TextIO | None:
     """Open ``path`` and ``flock`` it with ``mode`` (non-blocking); returns the open file, or
-    ``None`` where the folder is read-only and holds no lock file (nothing can replace it).
+    ``None`` where the folder is read-only and holds no lock file (nothing can replace it
+    there either). A lock file this process cannot write is locked read-only.
 
     Raises:
         BlockingIOError: another process holds a conflicting lock (the file is closed).
@@ -119,14 +121,12 @@ def _lock_data(path: Path, mode: int) -> object | None:
     while True:
         try:
             handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held by the caller
-        except PermissionError:
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
             if not path.is_file():
                 return None
             handle = open(path, encoding="utf-8")  # noqa: SIM115 - flock works read-only
-        except OSError as error:
-            if error.errno != errno.EROFS:
-                raise
-            return None
         try:
             fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -143,7 +143,7 @@ def _lock_data(path: Path, mode: int) -> object | None:
         handle.close()
 
 
-def _write_holder(handle, note: str = "") -> None:  # noqa: ANN001 - an open text file
+def _write_holder(handle: TextIO, note: str = "") -> None:
     """Add this process to the lock file's holders (a read-only one stays as it is)."""
     if handle.writable():
         handle.write(f"process {os.getpid()} on {socket.gethostname()}{note}\n")
