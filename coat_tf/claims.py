@@ -23,6 +23,7 @@ import contextlib
 import errno
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -83,6 +84,10 @@ def claim(run_dir: str | Path) -> Iterator[None]:
 #: The lock file of a prepared data set (not one of its data files: it changes neither the
 #: content hash nor the file listing, see :func:`coat_tf.data.manifest.data_files`).
 DATA_LOCK = "data.lock"
+
+
+#: Tries of :func:`hold_data` (0.1 s apart) before it says the data set is being rebuilt.
+_SHARED_TRIES = 10
 
 
 class DataInUse(Busy):
@@ -163,13 +168,18 @@ def hold_data(data_dir: str | Path) -> Iterator[None]:
     if fcntl is None or not Path(data_dir).is_dir():
         yield
         return
-    try:
-        handle = _lock_data(path, fcntl.LOCK_SH)
-    except BlockingIOError as busy:
-        raise DataInUse(
-            f"{data_dir} is being rebuilt by {busy} (prepare --overwrite); run again when it "
-            "is done"
-        ) from None
+    for attempt in range(_SHARED_TRIES):
+        try:
+            handle = _lock_data(path, fcntl.LOCK_SH)
+            break
+        except BlockingIOError as busy:
+            # the last reader takes the lock alone for an instant as it leaves: try again
+            if attempt == _SHARED_TRIES - 1:
+                raise DataInUse(
+                    f"{data_dir} is being rebuilt by {busy} (prepare --overwrite); run again "
+                    "when it is done"
+                ) from None
+            time.sleep(0.1)
     if handle is None:
         yield
         return
