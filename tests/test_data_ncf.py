@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from coat_tf.data import DataError, PrepareConfig, prepare
+from coat_tf.data.errors import ErrorLog
 from coat_tf.data.manifest import rebuild_command
 from coat_tf.data.ncf import read_ncf
 
@@ -202,6 +203,16 @@ def test_rating_files_without_timestamps_take_the_file_order(tmp_path: Path) -> 
     reordered = {0: ([(3, 1), (2, 2), (1, 3)], 4, [5, 6, 11]), **{k: USERS[k] for k in (1, 2, 3)}}
     data = _prepare(write_ncf(tmp_path / "c", reordered, timed=False), tmp_path / "re")
     assert data.song_ids[data.valid.positives[list(data.valid.users).index(0)]] == "1"
+
+
+def test_a_negative_id_in_a_rating_file_is_a_bad_line(tmp_path: Path) -> None:
+    prefix = write_ncf(tmp_path)
+    train = Path(f"{prefix}.train.rating")
+    train.write_text(train.read_text() + "1\t-3\t5\t220\n")
+    with pytest.raises(DataError, match=r"tiny.train.rating:15: item id -3 is negative"):
+        read_ncf(prefix)
+    files = read_ncf(prefix, ErrorLog("skip"))
+    assert len(files.train) == 14 and "-3" not in set(files.train["item"])
 
 
 def test_a_rating_file_with_other_columns_is_refused(tmp_path: Path) -> None:

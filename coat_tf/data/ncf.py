@@ -19,7 +19,8 @@ The timestamp column is optional (the files of some papers have three columns). 
 line's position in its file stands for its time: the validation item is then each user's last
 training line in file order, and ``train.tsv``'s timestamps hold line positions, not seconds.
 
-Bad lines get the file and the line, under the same ``on_error`` policy as the other readers.
+Bad lines get the file and the line, under the same ``on_error`` policy as the other readers;
+a negative user or item id in a rating file is one (ids count from 0).
 A negatives line is bad when its pair ``(user,item)`` is not a test user and their test item,
 or when a negative is outside the catalogue, is one of the user's training or test items, or
 is repeated, or when the line holds another number of negatives than the others. Under
@@ -114,10 +115,29 @@ def _ratings(path: Path, log: ErrorLog, start: int = 0) -> tuple[pd.DataFrame, b
     chunks = list(TableReader(path, columns, log=log))
     if not chunks:
         raise DataError(path, "no interactions")
-    frame = pd.concat(chunks, ignore_index=True)
+    frame = _without_negative_ids(path, pd.concat(chunks, ignore_index=True), log)
+    if not len(frame):
+        raise DataError(path, "no interactions")
     if not timed:
         frame["timestamp"] = start + np.arange(len(frame), dtype=np.int64)
     return frame.assign(user=frame["user"].astype(str), item=frame["item"].astype(str)), timed
+
+
+def _without_negative_ids(path: Path, frame: pd.DataFrame, log: ErrorLog) -> pd.DataFrame:
+    """``frame`` without its rows whose user or item id is negative (ids count from 0), each
+    reported to ``log`` with its line."""
+    bad = (frame["user"] < 0) | (frame["item"] < 0)
+    if not bad.any():
+        return frame
+    with open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            fields = raw.decode("utf-8", errors="replace").split("\t")[:2]
+            for name, field in zip(("user", "item"), fields, strict=False):
+                if field.strip().startswith("-"):
+                    reason = f"{name} id {field.strip()} is negative (NCF ids count from 0)"
+                    log.bad_line(path, number, reason, "negative id")
+                    break
+    return frame[~bad].reset_index(drop=True)
 
 
 @dataclass
