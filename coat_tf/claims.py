@@ -176,7 +176,7 @@ def hold_data(data_dir: str | Path) -> Iterator[None]:
             # the last reader takes the lock alone for an instant as it leaves: try again
             if attempt == _SHARED_TRIES - 1:
                 raise DataInUse(
-                    f"{data_dir} is being rebuilt by {busy} (prepare --overwrite); run again "
+                    f"{data_dir}: is being rebuilt by {busy} (prepare --overwrite); run again "
                     "when it is done"
                 ) from None
             time.sleep(0.1)

@@ -97,12 +97,24 @@ def test_overwrite_is_refused_while_another_process_reads_the_data(
 
 
 def test_a_run_cannot_start_on_data_being_rebuilt(data: Path) -> None:
-    being_rebuilt = rf"{data} is being rebuilt by process {os.getpid()}"
+    being_rebuilt = rf"{data}: is being rebuilt by process {os.getpid()}"
     with replace_data(data), pytest.raises(DataInUse, match=being_rebuilt), hold_data(data):
         pytest.fail("held a data set that is being replaced")
     read = f"is read by process {os.getpid()}"
     with hold_data(data), hold_data(data), pytest.raises(DataInUse, match=read), replace_data(data):
         pytest.fail("replaced a data set that is read")
+
+
+def test_train_does_not_start_on_data_being_rebuilt(data: Path, tmp_path: Path, capsys) -> None:
+    from coat_tf.train import main as train_main
+
+    argv = ["--data", str(data), "--run-dir", str(tmp_path / "run"), "--quiet", "--no-export"]
+    with replace_data(data):
+        assert train_main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: {data}: is being rebuilt by process {os.getpid()} on " in err
+    assert "(prepare --overwrite)" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "config.json").exists()
 
 
 def test_resume_refuses_a_rebuilt_data_set(data: Path, tmp_path: Path, capsys) -> None:
