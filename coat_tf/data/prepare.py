@@ -12,7 +12,10 @@ Steps, in order, each counted in the manifest's ``steps``:
    (:mod:`coat_tf.data.filtering`);
 6. leave-one-out by time and the fixed evaluation candidates (:mod:`coat_tf.data.splits`).
 
-MovieLens-1M is pre-split and has no timestamps: the date step does not apply, its test file
+A step that leaves nobody stops with a DataError naming its option and what each step left.
+
+MovieLens-1M is pre-split and has no timestamps: the date step does not apply (``--since`` is
+refused), its test file
 gives the test items, and one seeded random training item per user is the validation item.
 
 Indices: songs by plays (descending, ties by id), users by id (numerically where every id is
@@ -172,12 +175,12 @@ def prepare(
     """Prepare ``input_path`` (a file or folder per ``source``) into ``out_dir``.
 
     Raises:
-        DataError: missing input, a bad line under ``on_error="raise"``, or nothing left.
+        DataError: missing input, a bad line under ``on_error="raise"``, a step that leaves
+            nobody (naming its option), or, with ``overwrite``, an ``out_dir`` that live runs
+            read (it is taken alone before any work and held until it is replaced, see
+            :func:`coat_tf.claims.replace_data`).
         FileExistsError: ``out_dir`` exists and ``overwrite`` is false, or it is a file, or
             a non-empty folder that is not a prepared data set (never replaced).
-        DataError: with ``overwrite``, ``out_dir`` is a data set that live runs read:
-            it is taken alone before any work, and held until it is replaced
-            (:func:`coat_tf.claims.replace_data`).
     """
     started = time.perf_counter()
     config = config or PrepareConfig.for_source(source)
@@ -445,11 +448,7 @@ def _given_candidates(
 
 
 def _someone_left(
-    interactions: pd.DataFrame,
-    option: str,
-    why: str,
-    where,
-    steps: dict,  # noqa: ANN001
+    interactions: pd.DataFrame, option: str, why: str, where: str | os.PathLike, steps: dict
 ) -> None:
     """Raise a DataError naming ``option`` if it left no interactions (``why``: a hint)."""
     if len(interactions):
