@@ -274,12 +274,17 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
-    """Everything a training run needs; written as ``config.json`` in the run folder."""
+    """Everything a training run needs; written as ``config.json`` in the run folder.
+
+    ``data_hash`` is the ``content_hash`` of the data set in ``data_dir`` when the run
+    started: ``--resume`` refuses to continue on other data.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     model_name: str = "coat"
     data_dir: str | None = None
+    data_hash: str | None = None
 
 
 def to_dict(config: Any) -> dict[str, Any]:

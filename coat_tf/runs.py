@@ -115,6 +115,29 @@ def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:
     return None
 
 
+def check_same_data(
+    run_dir: str | Path, recorded: str | None, data_dir: str | Path, current: str | None
+) -> None:
+    """Refuse to resume the run in ``run_dir`` on other data than it started on.
+
+    Args:
+        recorded: the ``content_hash`` its ``config.json`` records (``None``: a run written
+            before runs recorded it, not checked).
+        current: the ``content_hash`` of the data set in ``data_dir`` now.
+
+    Raises:
+        RunDirError: the hashes differ (``prepare --overwrite`` rebuilt the data set, or
+            ``--data`` names another one).
+    """
+    if recorded is None or recorded == current:
+        return
+    raise RunDirError(
+        f"--resume: {run_dir} was trained on data with content hash {recorded}, but {data_dir} "
+        f"now holds content hash {current} (rebuilt by prepare --overwrite?); it cannot go "
+        "on with other data: start a new run, or resume on the data it started on"
+    )
+
+
 def _set_aside(run_dir: Path) -> Path:
     """Move a failed run's files into ``failed-<time>/`` inside ``run_dir``."""
     target = run_dir / f"failed-{time.strftime('%Y%m%d-%H%M%S')}"

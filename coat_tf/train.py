@@ -29,12 +29,12 @@ import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
 from coat_tf import config as cfg
 from coat_tf import distribute
 from coat_tf._env import device_summary
-from coat_tf.claims import Busy, claim
+from coat_tf.claims import Busy, claim, hold_data
 from coat_tf.config import ModelConfig, RunConfig
 from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import MODELS
-from coat_tf.runs import METRICS_FILE, prepare_run_dir
+from coat_tf.runs import METRICS_FILE, check_same_data, prepare_run_dir
 from coat_tf.schema import MFCC
 
 if TYPE_CHECKING:
@@ -177,6 +177,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         train=train,
         model_name=args.model or run.model_name,
         data_dir=args.data or run.data_dir,
+        data_hash=run.data_hash,
     )
 
 
@@ -209,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from coat_tf.models import get_spec
     from coat_tf.models.registry import content_shapes
 
+    held = contextlib.ExitStack()  # the data set, then the run folder, for the whole run
     try:
         # first: a multi-worker strategy must exist before TensorFlow initialises its devices
         strategy = distribute.make_strategy(args.devices)
@@ -217,8 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             mfcc = args.mfcc or get_spec(run.model_name).content == MFCC
             data_dir = prepared_demo(mfcc=mfcc, progress=not args.quiet)
+        held.enter_context(hold_data(data_dir))  # before reading: no prepare --overwrite now
         data = PreparedDataset.load(data_dir)
-    except (DataError, ValueError) as error:
+        if args.resume:
+            check_same_data(run_dir, run.data_hash, data_dir, data.manifest.get("content_hash"))
+    except (DataError, ValueError, Busy) as error:
+        held.close()
         print(f"error: {error}", file=sys.stderr)
         return 2
     if note:
@@ -230,9 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = dataclasses.replace(
         run,
         data_dir=str(data_dir),
+        data_hash=data.manifest.get("content_hash"),
         model=dataclasses.replace(run.model, **content_shapes(data)),
     )
-    with contextlib.ExitStack() as held:
+    with held:
         if chief:  # the chief alone writes the folder: it holds it for the whole run
             try:
                 held.enter_context(claim(run_dir))
@@ -307,7 +314,7 @@ def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa:
         f"{metrics['train_seconds']:.1f} s, {speed}",
         f"  best validation  HR@{run.train.top_k} {metrics['validation']['hr']:.4f}  "
         f"NDCG@{run.train.top_k} {metrics['validation']['ndcg']:.4f}",
-        f"  test (99 negatives)    HR {test['sampled']['hr']:.4f}  "
+        f"  test ({data.test.items.shape[1] - 1} negatives)    HR {test['sampled']['hr']:.4f}  "
         f"NDCG {test['sampled']['ndcg']:.4f}",
     ]
     if "full_catalogue" in test:

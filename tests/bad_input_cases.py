@@ -1168,3 +1168,182 @@ CASES += [
         ("--out", "out.txt", "is a file"),
     ),
 ]
+
+# data: prepare --source ncf's negatives and columns, options a source does not use, filters
+# that leave nobody, and stats against an edited manifest
+MOVIELENS = Path(__file__).parent / "fixtures" / "movielens"
+
+
+def _ncf(env: Env, *options: str, line: str | None = None, train: str | None = None) -> list[str]:
+    """``prepare --source ncf`` on the small NCF files of ``tests/test_data_ncf.py``, the first
+    line of ``P.test.negative`` (or the whole ``P.train.rating``) replaced."""
+    from tests.test_data_ncf import write_ncf
+
+    prefix = write_ncf(env.tmp / "ncf")
+    if line is not None:
+        negative = Path(f"{prefix}.test.negative")
+        negative.write_text("\n".join([line, *negative.read_text().splitlines()[1:]]) + "\n")
+    if train is not None:
+        Path(f"{prefix}.train.rating").write_text(train)
+    return ["prepare", "--source", "ncf", "--input", str(prefix), "--quiet", *options] + [
+        "--out",
+        str(env.tmp / "out"),
+    ]
+
+
+def _edited_manifest(edit: Callable[[dict], object]) -> Callable[[Env], list[str]]:
+    def argv(env: Env) -> list[str]:
+        path = env.data / "manifest.json"
+        manifest = json.loads(path.read_text())
+        edit(manifest)
+        path.write_text(json.dumps(manifest))
+        return ["stats", str(env.data)]
+
+    return argv
+
+
+CASES += [
+    Case(
+        "ncf-negative-is-a-training-item",
+        "prepare",
+        lambda env: _ncf(env, line="(0,4)\t5\t2\t11"),
+        2,
+        ("tiny.test.negative:1", "negative 2 is one of user 0's training items"),
+        check=lambda env: _nothing_created(env.tmp / "out"),
+    ),
+    Case(
+        "ncf-repeated-negative",
+        "prepare",
+        lambda env: _ncf(env, line="(0,4)\t5\t6\t5"),
+        2,
+        ("tiny.test.negative:1", "negative 5 appears twice"),
+    ),
+    Case(
+        "ncf-pair-is-not-the-users-test-item",
+        "prepare",
+        lambda env: _ncf(env, line="(0,5)\t6\t7\t11"),
+        2,
+        ("tiny.test.negative:1", "the pair names item 5", "test item is 4"),
+    ),
+    Case(
+        "ncf-negative-outside-the-catalogue",
+        "prepare",
+        lambda env: _ncf(env, line="(0,4)\t5\t6\t4000"),
+        2,
+        ("tiny.test.negative:1", "negative 4000 is not in the catalogue (items 0..12)"),
+    ),
+    Case(
+        "ncf-line-with-another-number-of-negatives",
+        "prepare",
+        lambda env: _ncf(env, line="(0,4)\t5\t6"),
+        2,
+        ("tiny.test.negative:1", "2 negatives where the other lines hold 3"),
+    ),
+    Case(
+        "ncf-eval-negatives-disagree-with-the-files",
+        "prepare",
+        lambda env: _ncf(env, "--eval-negatives", "99"),
+        2,
+        ("tiny.test.negative", "holds 3 negatives per test user", "--eval-negatives 99"),
+    ),
+    Case(
+        "ncf-rating-file-with-two-columns",
+        "prepare",
+        lambda env: _ncf(env, train="0\t1\n"),
+        2,
+        ("tiny.train.rating:1", "expected 4 columns", "or 3", "found 2"),
+    ),
+    Case(
+        "ncf-since",
+        "prepare",
+        lambda env: _ncf(env, "--since", "2014-01-01"),
+        2,
+        ("--since does not apply to --source ncf",),
+    ),
+    Case(
+        "ncf-top-songs",
+        "prepare",
+        lambda env: _ncf(env, "--top-songs", "100"),
+        2,
+        ("--top-songs does not apply to --source ncf", "filtered already"),
+    ),
+    Case(
+        "movielens-since",
+        "prepare",
+        lambda env: _prepare(env, "--since", "2014-01-01", source="movielens", events=MOVIELENS),
+        2,
+        ("--since does not apply to --source movielens (it has no timestamps)",),
+    ),
+    Case(
+        "lfm1b-mfcc",
+        "prepare",
+        lambda env: _prepare(env, "--mfcc", source="lfm1b", events=env.tmp),
+        2,
+        ("--mfcc does not apply to --source lfm1b", "no audio"),
+    ),
+    Case(
+        "lastfm1k-chord-vocabulary",
+        "prepare",
+        lambda env: _prepare(env, "--chord-vocabulary", "full", source="lastfm1k"),
+        2,
+        ("--chord-vocabulary does not apply to --source lastfm1k",),
+    ),
+    Case(
+        "demo-input",
+        "prepare",
+        lambda env: _prepare(env, source="demo"),
+        2,
+        ("--input does not apply to --source demo",),
+    ),
+    Case(
+        "events-min-user-interactions-leaves-nobody",
+        "prepare",
+        _prepare_with("--min-user-interactions", "1000"),
+        2,
+        ("--min-user-interactions 1000 leaves no users", "the most active user has 10"),
+    ),
+    Case(
+        "movielens-min-user-interactions-leaves-nobody",
+        "prepare",
+        lambda env: _prepare(
+            env, "--min-user-interactions", "100", source="movielens", events=MOVIELENS
+        ),
+        2,
+        ("movielens: --min-user-interactions 100 leaves no users",),
+    ),
+    Case(
+        "ncf-min-user-interactions-leaves-nobody",
+        "prepare",
+        lambda env: _ncf(env, "--min-user-interactions", "100"),
+        2,
+        ("tiny: --min-user-interactions 100 leaves no users",),
+    ),
+    Case(
+        "events-since-leaves-nobody",
+        "prepare",
+        _prepare_with("--since", "2030-01-01"),
+        2,
+        ("--since 2030-01-01 leaves no events", "What each step left"),
+    ),
+    Case(
+        "events-drop-songs-without-chords-leaves-nobody",
+        "prepare",
+        _prepare_with("--songs-without-chords", "drop"),
+        2,
+        ("--songs-without-chords drop leaves no users", "no song has chords"),
+    ),
+    Case(
+        "stats-manifest-counts-users-edited",
+        "prepare",
+        _edited_manifest(lambda m: m["counts"].update(users=m["counts"]["users"] - 2)),
+        2,
+        ("manifest.json: does not match the data files", "counts.users says", "the files hold"),
+    ),
+    Case(
+        "stats-manifest-eval-negatives-edited",
+        "prepare",
+        _edited_manifest(lambda m: m["settings"].update(eval_negatives=5)),
+        2,
+        ("settings.eval_negatives says 5, the files hold 99",),
+    ),
+]

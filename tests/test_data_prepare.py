@@ -224,7 +224,7 @@ def test_bad_lines_policy(tmp_path):
 
 def test_empty_result_is_clear(tmp_path):
     config = PrepareConfig(since="2030-01-01", top_songs=4)
-    with pytest.raises(DataError, match="no interactions left"):
+    with pytest.raises(DataError, match="--since 2030-01-01 leaves no events"):
         prepare("lfm1b", FIXTURES / "lfm1b", tmp_path / "out", config, progress=False)
     assert not (tmp_path / "out").exists()
 

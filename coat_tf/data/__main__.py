@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
 from coat_tf.data.prepare import prepare
-from coat_tf.data.prepare_config import SOURCES, PrepareConfig
+from coat_tf.data.prepare_config import SOURCES, PrepareConfig, check_options
 
 
 class _Default:
@@ -93,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="M, or none (default 10)",
     )
     p.add_argument(
-        "--eval-negatives", type=positive_int, help="sampled negatives per user (default 99)"
+        "--eval-negatives",
+        type=positive_int,
+        help="sampled negatives per user (default 99; for ncf the number its .test.negative "
+        "file holds, which an explicit value must equal)",
     )
     p.add_argument("--seed", type=int)
     p.add_argument("--songs-without-chords", choices=("keep", "drop"))
@@ -142,6 +145,8 @@ def _prepare(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     if args.compression is not None:
         overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
+    arguments = ("input", "workers", "cache_dir")
+    check_options(args.source, [*overrides, *(a for a in arguments if getattr(args, a))])
     config = PrepareConfig.for_source(args.source, **overrides)
     data = prepare(
         args.source,
@@ -173,14 +178,18 @@ def _print_stats(manifest: dict) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    """Print the counts, after checking every file against the manifest."""
-    from coat_tf.data.manifest import read_manifest, verify_files
+    """Print the counts, after checking every file and count against the manifest."""
+    from coat_tf.data.manifest import read_manifest, verify_counts, verify_files
 
     manifest = read_manifest(args.dir)
     verify_files(args.dir, manifest)
+    verify_counts(args.dir, manifest)
     listed = len(manifest.get("files", {}))
     if listed:
-        print(f"{args.dir}: all {listed} data files match the manifest", file=sys.stderr)
+        print(
+            f"{args.dir}: all {listed} data files and their counts match the manifest",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(manifest["counts"], indent=2))
     else:

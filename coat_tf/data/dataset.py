@@ -13,6 +13,8 @@ Files of a prepared folder (format version 1):
 - ``train.tsv`` (``user song play_count first_timestamp last_timestamp``, indices)
 - ``valid.npz``, ``test.npz`` (:class:`~coat_tf.data.splits.Candidates`)
 - ``tfrecords/train-*-of-*.tfrecord[.gz]`` (:mod:`coat_tf.data.records`)
+- ``data.lock``, not a data file: the runs that read the folder hold it, and ``prepare
+  --overwrite`` refuses to replace the folder while they do (:func:`coat_tf.claims.hold_data`)
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ that rebuilds the data set.
 the data files, :func:`content_hash`) and ``files`` (each data file's size and SHA-256, see
 :mod:`coat_tf.integrity`). :func:`verify_files` checks a folder against it before anything is
 read; a mismatch names the file and the ``prepare`` command (:func:`rebuild_command`) that
-rebuilds the data set.
+rebuilds the data set. :func:`verify_counts` checks the manifest's counts against the files.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import shlex
 from pathlib import Path
 
 from coat_tf.data.errors import DataError
-from coat_tf.data.prepare_config import SOURCES, PrepareConfig
+from coat_tf.data.prepare_config import OPTION_FLAGS, SOURCES, PrepareConfig
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -118,6 +118,75 @@ def verify_files(path: str | os.PathLike, manifest: dict) -> None:
         )
 
 
+def _rows(path: Path) -> int:
+    """Lines of a table with a header line, less the header."""
+    with open(path, "rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return max(lines - 1, 0)
+
+
+def file_counts(path: str | os.PathLike, manifest: dict) -> dict[str, int]:
+    """The counts of the manifest's ``counts`` that the files of ``path`` give: ``users``,
+    ``songs`` (those with an interaction; the catalogue of the NCF format also holds songs
+    that are only negatives), ``interactions`` (training rows plus the held-out ones; the
+    validation rows are training rows too under ``validation_in_train``), the rows of each
+    split (``train``, ``valid``, ``test``) and ``negatives`` per user (those of test;
+    validation must agree)."""
+    import numpy as np
+    import pandas as pd
+
+    from coat_tf.data.splits import Candidates
+
+    path = Path(path)
+    valid, test = Candidates.load(path / "valid.npz"), Candidates.load(path / "test.npz")
+    train = pd.read_csv(path / "train.tsv", sep="\t", usecols=["song"])["song"].to_numpy()
+    in_train = bool((manifest.get("settings") or {}).get("validation_in_train"))
+    played = np.unique(np.concatenate([train, valid.positives, test.positives]))
+    out = {
+        "users": _rows(path / "users.tsv"),
+        "songs": len(played),
+        "interactions": len(train) + len(test) + (0 if in_train else len(valid)),
+        "train": len(train),
+        "valid": len(valid),
+        "test": len(test),
+        "negatives": test.items.shape[1] - 1,
+    }
+    if len(valid) and valid.items.shape[1] != test.items.shape[1]:
+        raise DataError(
+            path / "valid.npz",
+            f"holds {valid.items.shape[1] - 1} negatives per user, test.npz "
+            f"{out['negatives']}. {rebuild_hint(path, manifest)}",
+        )
+    return out
+
+
+def verify_counts(path: str | os.PathLike, manifest: dict) -> None:
+    """Check the manifest's counts (and ``settings.eval_negatives``) against the files.
+
+    Raises:
+        DataError: naming each count that differs, what the manifest says and what the files
+            hold.
+    """
+    found = file_counts(path, manifest)
+    recorded = dict(manifest.get("counts") or {})
+    settings = manifest.get("settings") or {}
+    wrong = [
+        f"counts.{name} says {recorded[name]!r}, the files hold {value}"
+        for name, value in found.items()
+        if name in recorded and recorded[name] != value
+    ]
+    if settings.get("eval_negatives") not in (None, found["negatives"]):
+        wrong.append(
+            f"settings.eval_negatives says {settings['eval_negatives']!r}, the files hold "
+            f"{found['negatives']} negatives per user"
+        )
+    if wrong:
+        raise DataError(
+            Path(path) / MANIFEST,
+            f"does not match the data files: {'; '.join(wrong)}. {rebuild_hint(path, manifest)}",
+        )
+
+
 def update_checksums(path: str | os.PathLike) -> None:
     """Re-list the data files of ``path`` in its manifest (``files`` and ``content_hash``).
 
@@ -135,19 +204,12 @@ def update_checksums(path: str | os.PathLike) -> None:
 
 
 #: ``PrepareConfig`` fields and the ``prepare`` options that set them.
+_SWITCHES = {name: OPTION_FLAGS[name] for name in ("mfcc", "validation_in_train")}
 _FLAGS = {
-    "since": "--since",
-    "top_songs": "--top-songs",
-    "min_user_interactions": "--min-user-interactions",
-    "eval_negatives": "--eval-negatives",
-    "seed": "--seed",
-    "songs_without_chords": "--songs-without-chords",
-    "chord_vocabulary": "--chord-vocabulary",
-    "num_shards": "--shards",
-    "compression": "--compression",
-    "on_error": "--on-error",
+    field.name: OPTION_FLAGS[field.name]
+    for field in dataclasses.fields(PrepareConfig)
+    if field.name in OPTION_FLAGS and field.name not in _SWITCHES
 }
-_SWITCHES = {"mfcc": "--mfcc", "validation_in_train": "--validation-in-train"}
 
 
 def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
@@ -163,6 +225,8 @@ def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
     settings = manifest.get("settings") or {}
     defaults = dataclasses.asdict(PrepareConfig.for_source(source))
     for name, flag in _FLAGS.items():
+        if name == "eval_negatives" and defaults[name] is None:
+            continue  # the source's files give the number (the NCF format)
         if name in settings and settings[name] != defaults[name]:
             value = settings[name]
             if name == "compression":

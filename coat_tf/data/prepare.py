@@ -12,7 +12,10 @@ Steps, in order, each counted in the manifest's ``steps``:
    (:mod:`coat_tf.data.filtering`);
 6. leave-one-out by time and the fixed evaluation candidates (:mod:`coat_tf.data.splits`).
 
-MovieLens-1M is pre-split and has no timestamps: the date step does not apply, its test file
+A step that leaves nobody stops with a DataError naming its option and what each step left.
+
+MovieLens-1M is pre-split and has no timestamps: the date step does not apply (``--since`` is
+refused), its test file
 gives the test items, and one seeded random training item per user is the validation item.
 
 Indices: songs by plays (descending, ties by id), users by id (numerically where every id is
@@ -22,6 +25,7 @@ run leaves no half-written data set.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -35,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from coat_tf import paths
+from coat_tf.claims import DataInUse, replace_data
 from coat_tf.data import filtering, records, splits
 from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import DataError, ErrorLog
@@ -98,7 +103,13 @@ def _read(
                 last_timestamp=("timestamp", "max"),
             )
         )
-        read = {"events": len(both), **filtering.interaction_stats(interactions)}
+        read = {
+            "events": len(both),
+            **filtering.interaction_stats(interactions),
+            "time": "seconds" if files.timed else "file order",
+            "users_without_usable_negatives": len(files.dropped_users),
+            "bad_negatives": files.bad_negatives,
+        }
         test = files.test.rename(columns={"item": "song"})[["user", "song"]]
         return _Read(
             interactions, test, {}, {}, {"read": read}, files.negatives, files.negatives_path
@@ -164,7 +175,10 @@ def prepare(
     """Prepare ``input_path`` (a file or folder per ``source``) into ``out_dir``.
 
     Raises:
-        DataError: missing input, a bad line under ``on_error="raise"``, or nothing left.
+        DataError: missing input, a bad line under ``on_error="raise"``, a step that leaves
+            nobody (naming its option), or, with ``overwrite``, an ``out_dir`` that live runs
+            read (it is taken alone before any work and held until it is replaced, see
+            :func:`coat_tf.claims.replace_data`).
         FileExistsError: ``out_dir`` exists and ``overwrite`` is false, or it is a file, or
             a non-empty folder that is not a prepared data set (never replaced).
     """
@@ -173,10 +187,48 @@ def prepare(
     if source != "demo" and input_path is None:
         raise DataError(None, f"--source {source} needs --input (the file or folder to read)")
     _check_out_dir(Path(out_dir), overwrite)
+    if config.eval_negatives is None and source != "ncf":
+        raise ValueError(
+            f"eval_negatives must be a positive integer for --source {source} (only the NCF "
+            "format's files give the number)"
+        )
+    try:
+        replacing = replace_data(out_dir) if overwrite else contextlib.nullcontext()
+        with replacing:
+            return _build(
+                source,
+                input_path,
+                out_dir,
+                config,
+                progress,
+                overwrite,
+                cache_dir,
+                workers,
+                demo_config,
+                started,
+            )
+    except DataInUse as busy:
+        raise DataError(out_dir, str(busy)) from None
+
+
+def _build(
+    source: str,
+    input_path: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    config: PrepareConfig,
+    progress: bool,
+    overwrite: bool,
+    cache_dir: str | os.PathLike | None,
+    workers: int | None,
+    demo_config,  # noqa: ANN001
+    started: float,
+) -> PreparedDataset:
+    """The work of :func:`prepare`, once its arguments are checked."""
     cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
     log = ErrorLog(config.on_error)
     demo = {"config": demo_config, "cache_root": cache_dir, "workers": workers}
     raw = _read(source, input_path, config, log, progress, demo)
+    config = _given_negatives(config, raw)
     interactions, ml_test, audio, names, steps = (
         raw.interactions,
         raw.test_pairs,
@@ -188,12 +240,13 @@ def prepare(
     unplayed = _unplayed_songs(raw.test_negatives, interactions)
     where = input_path if input_path is not None else "demo"
     if not len(interactions):
-        raise DataError(
-            where,
-            "no interactions left after the date and song steps (see --since and "
-            "--top-songs). What each step left: "
-            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
+        since = steps.get("since", {}).get("events")
+        step = (
+            f"--since {config.since} leaves no events"
+            if since == 0 and config.since is not None
+            else "no interactions left after the date and song steps (see --since and --top-songs)"
         )
+        raise DataError(where, f"{step}. {_what_each_step_left(steps)}")
 
     song_order = interactions.groupby("song")["play_count"].sum()
     song_list = song_order.index.astype(str).tolist()
@@ -212,10 +265,21 @@ def prepare(
     }
     if config.songs_without_chords == "drop":
         interactions = filtering.drop_songs(interactions, set(without))
+        _someone_left(
+            interactions, "--songs-without-chords drop", "no song has chords", where, steps
+        )
+    most = int(interactions.groupby("user")["song"].size().max())
     interactions = filtering.filter_min_user_interactions(
         interactions, config.min_user_interactions
     )
     steps["min_user_interactions"] = filtering.interaction_stats(interactions)
+    _someone_left(
+        interactions,
+        f"--min-user-interactions {config.min_user_interactions}",
+        f"the most active user has {most} interactions",
+        where,
+        steps,
+    )
     # Splittability depends on a user's own interactions only, so it goes first; dropping users
     # without room for negatives then cannot make another user unsplittable.
     interactions, ml_valid, dropped_users = splits.splittable(
@@ -232,8 +296,7 @@ def prepare(
             where,
             f"no users left to split (users need at least {splits.MIN_INTERACTIONS_TO_SPLIT} "
             f"interactions and {config.eval_negatives} songs they never heard; see "
-            "--min-user-interactions and --eval-negatives). What each step left: "
-            + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items()),
+            f"--min-user-interactions and --eval-negatives). {_what_each_step_left(steps)}",
         )
 
     # Indices.
@@ -283,6 +346,7 @@ def prepare(
         "train": len(train),
         "valid": len(valid_c),
         "test": len(test_c),
+        "negatives": config.eval_negatives,
         "songs_without_chords": int((~has).sum()),
         "songs_dropped_without_chords": len(without)
         if config.songs_without_chords == "drop"
@@ -345,6 +409,22 @@ def prepare(
     return PreparedDataset.load(out_dir)
 
 
+def _given_negatives(config: PrepareConfig, raw: _Read) -> PrepareConfig:
+    """``config`` with ``eval_negatives`` the number the NCF files give per test user (the
+    validation candidates get as many); an explicit number that disagrees is a DataError."""
+    if raw.test_negatives is None:
+        return config
+    given = len(next(iter(raw.test_negatives.values())))
+    if config.eval_negatives not in (None, given):
+        raise DataError(
+            raw.negatives_path,
+            f"holds {given} negatives per test user, but --eval-negatives "
+            f"{config.eval_negatives} asks for another number; the test candidates are used as "
+            "given and the validation ones get as many, so leave --eval-negatives out",
+        )
+    return dataclasses.replace(config, eval_negatives=given)
+
+
 def _unplayed_songs(negatives: dict[str, list[str]] | None, interactions: pd.DataFrame) -> list:
     """Songs among the given test negatives that nobody played, in their natural order."""
     if not negatives:
@@ -367,9 +447,23 @@ def _given_candidates(
     )
 
 
+def _someone_left(
+    interactions: pd.DataFrame, option: str, why: str, where: str | os.PathLike, steps: dict
+) -> None:
+    """Raise a DataError naming ``option`` if it left no interactions (``why``: a hint)."""
+    if len(interactions):
+        return
+    raise DataError(where, f"{option} leaves no users ({why}). {_what_each_step_left(steps)}")
+
+
+def _what_each_step_left(steps: dict) -> str:
+    return "What each step left: " + "; ".join(f"{k} {_step_counts(v)}" for k, v in steps.items())
+
+
 def _step_counts(counts: dict) -> str:
-    """A step's counts in words: ``"1 users, 2 songs, 2 interactions"`` (or its events)."""
-    keys = [k for k in ("users", "songs", "interactions") if k in counts] or list(counts)[:2]
+    """A step's counts in words: ``"3 events, 1 users, 2 songs, 2 interactions"``."""
+    keys = [k for k in ("events", "users", "songs", "interactions") if k in counts]
+    keys = keys or list(counts)[:2]
     return ", ".join(f"{counts[k]:,} {k}" for k in keys)
 
 

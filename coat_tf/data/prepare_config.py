@@ -6,6 +6,7 @@ command that rebuilds a folder, can read them without importing the whole prepar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from coat_tf.data import filtering, records
@@ -13,6 +14,57 @@ from coat_tf.data.errors import ON_ERROR
 
 SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo")
 SONGS_WITHOUT_CHORDS = ("keep", "drop")
+
+#: The ``prepare`` options, by the :class:`PrepareConfig` field (or ``prepare`` argument) they
+#: set.
+OPTION_FLAGS = {
+    "input": "--input",
+    "since": "--since",
+    "top_songs": "--top-songs",
+    "min_user_interactions": "--min-user-interactions",
+    "eval_negatives": "--eval-negatives",
+    "seed": "--seed",
+    "songs_without_chords": "--songs-without-chords",
+    "chord_vocabulary": "--chord-vocabulary",
+    "num_shards": "--shards",
+    "compression": "--compression",
+    "on_error": "--on-error",
+    "mfcc": "--mfcc",
+    "validation_in_train": "--validation-in-train",
+    "workers": "--workers",
+    "cache_dir": "--cache-dir",
+}
+_NO_AUDIO = "it has no audio, so no chords or MFCCs"
+_AUDIO_OPTIONS = ("songs_without_chords", "chord_vocabulary", "mfcc", "workers", "cache_dir")
+#: The options each source does not use, with the reason; given, they are refused rather than
+#: silently ignored. Every other option applies to every source.
+NOT_USED: dict[str, dict[str, str]] = {
+    "lfm1b": dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    "lastfm1k": dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    "events": {},
+    "movielens": {"since": "it has no timestamps", **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO)},
+    "ncf": {
+        "since": "its files are filtered and split already",
+        "top_songs": "its files are filtered already",
+        **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    },
+    "demo": {"input": "the demo data set is generated"},
+}
+
+
+def check_options(source: str, given: Iterable[str]) -> None:
+    """Refuse the options in ``given`` (field names, see :data:`OPTION_FLAGS`) that ``source``
+    does not use (:data:`NOT_USED`).
+
+    Raises:
+        ValueError: ``"--since does not apply to --source movielens (it has no timestamps)"``.
+    """
+    unused = NOT_USED.get(source, {})
+    for name in given:
+        if name in unused:
+            raise ValueError(
+                f"{OPTION_FLAGS[name]} does not apply to --source {source} ({unused[name]})"
+            )
 
 
 @dataclass(frozen=True)
@@ -22,7 +74,8 @@ class PrepareConfig:
     Attributes:
         since, top_songs, min_user_interactions: the filtering steps
             (:class:`~coat_tf.data.filtering.FilterConfig`); ``None`` turns a step off.
-        eval_negatives: sampled negatives per user for validation and test (paper: 99).
+        eval_negatives: sampled negatives per user for validation and test (paper: 99);
+            ``None`` for the NCF format: the number its ``.test.negative`` file holds.
         seed: seeds the candidates (and MovieLens' validation items).
         songs_without_chords: ``"keep"`` (all-``N`` sequence, flagged) or ``"drop"``.
         chord_vocabulary: ``"majmin"`` or ``"full"``.
@@ -40,7 +93,7 @@ class PrepareConfig:
     since: str | None = "2014-01-01"
     top_songs: int | None = 10_000
     min_user_interactions: int | None = 10
-    eval_negatives: int = 99
+    eval_negatives: int | None = 99
     seed: int = 0
     songs_without_chords: str = "keep"
     chord_vocabulary: str = "majmin"
@@ -54,7 +107,11 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
         rules = (
-            ("eval_negatives", _positive(self.eval_negatives), "a positive integer"),
+            (
+                "eval_negatives",
+                self.eval_negatives is None or _positive(self.eval_negatives),
+                "a positive integer, or None (the number the NCF files give)",
+            ),
             ("seed", _integer(self.seed) and self.seed >= 0, "a non-negative integer"),
             ("sequence_length", _positive(self.sequence_length), "a positive integer"),
             ("num_shards", _positive(self.num_shards), "a positive integer"),
@@ -79,12 +136,20 @@ class PrepareConfig:
     def for_source(cls, source: str, **overrides) -> PrepareConfig:
         """Defaults for ``source``: the paper's, except no date step for the sources whose
         data predate 2014 or have no timestamps (lastfm1k, movielens, demo), and no filtering
-        at all for the NCF format (its files are filtered already)."""
+        at all for the NCF format (its files are filtered already), whose number of
+        negatives comes from its files. An override the source does not use is a ValueError
+        (:func:`check_options`)."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        check_options(source, overrides)
         defaults = {} if source in ("lfm1b", "events") else {"since": None}
         if source == "ncf":
-            defaults = {"since": None, "top_songs": None, "min_user_interactions": None}
+            defaults = {
+                "since": None,
+                "top_songs": None,
+                "min_user_interactions": None,
+                "eval_negatives": None,
+            }
         return cls(**{**defaults, **overrides})
 
 

@@ -196,7 +196,8 @@ def splittable(
         return interactions[keep].reset_index(drop=True), None, dropped
     test_keys = set(zip(ml_test["user"], ml_test["song"], strict=True))
     is_test = np.array(
-        [k in test_keys for k in zip(interactions["user"], interactions["song"], strict=True)]
+        [k in test_keys for k in zip(interactions["user"], interactions["song"], strict=True)],
+        dtype=bool,
     )
     train_sizes = (~pd.Series(is_test)).groupby(interactions["user"].to_numpy()).transform("sum")
     has_test = pd.Series(is_test).groupby(interactions["user"].to_numpy()).transform("any")
