@@ -351,8 +351,14 @@ def fit_one_pass(
     best = BestWeights.read(run_dir)
     started = time.perf_counter()
     if best and path.is_file():  # fitted before a kill: evaluate what was fitted
+        try:
+            recommender = spec.fitted.load(path)
+        except ValueError as error:
+            raise RunError(
+                f"{error}; remove {run_dir / 'best.json'} to fit the model again"
+            ) from None
         seconds = best.get("train_seconds", 0.0)
-        return spec.fitted.load(path), {"best": best, "epochs": 0, "train_seconds": seconds}
+        return recommender, {"best": best, "epochs": 0, "train_seconds": seconds}
     recommender = spec.fitted.fit(
         data.train["user"].to_numpy(), data.train["song"].to_numpy(), run.model
     )

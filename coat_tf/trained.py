@@ -100,8 +100,8 @@ def load_recommender(run_dir: str | os.PathLike, data=None) -> tuple[RunConfig, 
             raise RunError(f"{run_dir} has no fitted state ({path}): did the run finish?")
         try:
             return run, spec.fitted.load(path)
-        except (OSError, ValueError, KeyError) as error:
-            raise RunError(f"{path}: unreadable ({error}); train the run again") from None
+        except ValueError as error:
+            raise RunError(f"{error}; train the run again") from None
     if data is None:
         from coat_tf.data import PreparedDataset
 

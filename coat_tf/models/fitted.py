@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,9 +59,18 @@ class FittedRecommender(Recommender):
 
     @classmethod
     def load(cls: type[F], path: str | os.PathLike) -> F:
-        """The model saved at ``path`` by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as state:
-            return cls.from_arrays({name: state[name] for name in state.files})
+        """The model saved at ``path`` by :meth:`save`.
+
+        Raises:
+            ValueError: ``path`` is missing, damaged or holds another model's state (the
+                message names the file).
+        """
+        try:
+            with np.load(path, allow_pickle=False) as state:
+                return cls.from_arrays({name: state[name] for name in state.files})
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            reason = f"no array {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(f"{path}: not a readable {cls.__name__} state ({reason})") from None
 
 
 def unique_pairs(
