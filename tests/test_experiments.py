@@ -347,3 +347,16 @@ def test_missing_content_stops_before_any_run(tmp_path, capsys) -> None:
     assert code == 2
     assert "no mfcc.npy" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_fitted_baselines_run_in_an_experiment(tiny, tmp_path) -> None:
+    out = tmp_path / "baselines"
+    args = ["ncf", "--data", str(tiny), "--out", str(out), "--models", "popularity", "itemknn"]
+    assert main([*args, "--seeds", "0", "--factors", "8"]) == 0
+    rows = {row["model"]: row for row in _rows(out / "results.csv")}
+    assert set(rows) == {"popularity", "itemknn"}
+    for row in rows.values():
+        assert 0 < float(row["sampled_ndcg"]) <= float(row["sampled_hr"]) <= 1
+        assert 0 < float(row["full_ndcg"]) <= float(row["full_hr"]) <= 1
+        assert row["epochs"] == "0"
+    assert "| itemknn |" in (out / "ncf.md").read_text()
