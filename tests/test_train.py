@@ -368,3 +368,15 @@ def test_test_every_epoch_is_refused_for_the_fitted_baselines(
     argv = ["--data", str(tiny), "--model", "popularity", "--run-dir", str(tmp_path / "r")]
     assert main([*argv, "--quiet", "--test-every-epoch", "--no-export"]) == 2
     assert "popularity has no epochs" in capsys.readouterr().err
+
+
+def test_a_damaged_fitted_state_is_named_when_read_back(tmp_path: Path) -> None:
+    from coat_tf.trained import RunError, load_recommender
+
+    cfg.save(RunConfig(model_name="popularity"), tmp_path / "config.json")
+    with pytest.raises(RunError, match="no fitted state.*state.npz.*did the run finish"):
+        load_recommender(tmp_path)
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "state.npz").write_bytes(b"\x00")
+    with pytest.raises(RunError, match="state.npz: not a readable PopularityRecommender state"):
+        load_recommender(tmp_path)
