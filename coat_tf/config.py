@@ -64,6 +64,23 @@ class WmfConfig:
 
 
 @dataclass
+class ItemKnnConfig:
+    """Item-based nearest neighbours (``--model itemknn``) settings.
+
+    Attributes:
+        neighbours: ``K``, the most similar songs kept per song (the song itself among them,
+            as ``implicit`` counts it). 100, RecBole's default for its ItemKNN: with fewer, a
+            song that a user's history does not reach scores 0 and ties with the rest; with
+            more, the similarity table grows as ``num_songs x K``.
+    """
+
+    neighbours: int = 100
+
+    def __post_init__(self) -> None:
+        check_positive_int("neighbours", self.neighbours)
+
+
+@dataclass
 class ModelConfig:
     """Shape of a model: COAT and every baseline are built from one of these.
 
@@ -102,6 +119,7 @@ class ModelConfig:
             (``mfcc_frames // mfcc_pool`` steps), which keeps the per-song table and the encoder
             small (:mod:`coat_tf.models.audio`).
         wmf: the WMF baseline's own settings.
+        itemknn: the item-kNN baseline's own settings.
     """
 
     num_users: int = 1
@@ -121,6 +139,7 @@ class ModelConfig:
     mfcc_frames: int = 1292
     mfcc_pool: int = 8
     wmf: WmfConfig = field(default_factory=WmfConfig)
+    itemknn: ItemKnnConfig = field(default_factory=ItemKnnConfig)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -159,6 +178,9 @@ class ModelConfig:
         )
         _require(isinstance(self.wmf, WmfConfig), "wmf", self.wmf, "a WmfConfig")
         _require(
+            isinstance(self.itemknn, ItemKnnConfig), "itemknn", self.itemknn, "an ItemKnnConfig"
+        )
+        _require(
             isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
             "dropout",
             self.dropout,
@@ -187,6 +209,7 @@ class TrainConfig:
 
     For WMF, ``epochs`` is the maximum number of ALS iterations and ``early_stopping_patience``
     counts iterations; the batch size, learning rate, negatives and optimizer do not apply.
+    Popularity and item-kNN are fitted once: only ``seed`` (recorded) and ``top_k`` apply.
 
     ``jit_compile`` compiles the training step with XLA (about twice as fast for NeuMF and GMF
     on CPU; see the README's performance figures), except on CPU for the models that XLA slows
@@ -318,6 +341,7 @@ _NESTED: dict[str, type] = {
     "ModelConfig": ModelConfig,
     "TrainConfig": TrainConfig,
     "WmfConfig": WmfConfig,
+    "ItemKnnConfig": ItemKnnConfig,
 }
 
 

@@ -4,7 +4,8 @@ Every model goes through the same steps and the same evaluator; only the fitting
 
 - the Keras models (:func:`fit_keras`): Adam (or SGD) on binary cross-entropy over each
   positive and ``negatives`` fresh sampled negatives per epoch;
-- WMF (:func:`fit_wmf`): one ALS iteration per "epoch".
+- WMF (:func:`fit_wmf`): one ALS iteration per "epoch";
+- popularity and item-kNN (:func:`fit_one_pass`): fitted once, no epochs.
 
 After every epoch the sampled validation HR/NDCG are computed; the weights with the best
 validation NDCG are kept, training stops after ``patience`` epochs without improvement, and the
@@ -46,7 +47,7 @@ from coat_tf.models import (
 from coat_tf.models.recommender import Recommender
 from coat_tf.models.wmf import confidence_matrix
 from coat_tf.runs import TRAINED_FILE
-from coat_tf.trained import RunError, best_factors_path, load_keras_model
+from coat_tf.trained import RunError, best_factors_path, best_state_path, load_keras_model
 
 WMF_STATE = "wmf_state.npz"
 
@@ -337,6 +338,45 @@ def fit_wmf(
     }
 
 
+def fit_one_pass(
+    run: RunConfig, spec: ModelSpec, data: PreparedDataset, run_dir: Path, verbose: bool
+) -> tuple[Recommender, dict]:
+    """A model fitted once from the training pairs (``spec.fitted``), validated once.
+
+    The fitted state is kept in ``best/state.npz`` and ``best.json`` records its validation
+    figures (as epoch 0, there being no epochs), so a run killed after fitting is only
+    evaluated on ``--resume``, and :func:`coat_tf.trained.load_recommender` reads it back.
+    """
+    path = best_state_path(run_dir)
+    best = BestWeights.read(run_dir)
+    started = time.perf_counter()
+    if best and path.is_file():  # fitted before a kill: evaluate what was fitted
+        try:
+            recommender = spec.fitted.load(path)
+        except ValueError as error:
+            raise RunError(
+                f"{error}; remove {run_dir / 'best.json'} to fit the model again"
+            ) from None
+        seconds = best.get("train_seconds", 0.0)
+        return recommender, {"best": best, "epochs": 0, "train_seconds": seconds}
+    recommender = spec.fitted.fit(
+        data.train["user"].to_numpy(), data.train["song"].to_numpy(), run.model
+    )
+    seconds = time.perf_counter() - started
+    result = evaluation.sampled(recommender, data.valid.users, data.valid.items, run.train.top_k)
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "validation"))
+    with writer.as_default(step=0):
+        tf.summary.scalar("val_hr", result.hr)
+        tf.summary.scalar("val_ndcg", result.ndcg)
+    writer.close()
+    if verbose:
+        print(f"fitted in {seconds:.1f} s: val_hr {result.hr:.4f}  val_ndcg {result.ndcg:.4f}")
+    recommender.save(path)
+    best = {"epoch": 0, "val_hr": result.hr, "val_ndcg": result.ndcg, "train_seconds": seconds}
+    atomic_write_text(run_dir / "best.json", json.dumps(best, indent=2) + "\n")
+    return recommender, {"best": best, "epochs": 0, "train_seconds": seconds}
+
+
 def _save_state(path: Path, trainer: WmfTrainer) -> None:
     import io
 
@@ -396,15 +436,22 @@ def train_and_evaluate(
     tables = song_tables(spec, data, run.model)
     tf.keras.utils.set_random_seed(run.train.seed)
     strategy = strategy or tf.distribute.get_strategy()
-    if spec.trainer == "als" and distribute.is_multi_worker(strategy):
-        raise RunError(f"{run.model_name} trains by ALS on one machine; unset TF_CONFIG")
-    if run.train.test_every_epoch and (spec.trainer == "als" or not evaluate_on_test):
+    if spec.trainer != "keras" and distribute.is_multi_worker(strategy):
+        how = "by ALS" if spec.trainer == "als" else "in one pass"
+        raise RunError(f"{run.model_name} trains {how} on one machine; unset TF_CONFIG")
+    if run.train.test_every_epoch and (spec.trainer != "keras" or not evaluate_on_test):
         raise RunError(
             "test_every_epoch evaluates the test split after each epoch of a Keras model: "
-            + ("WMF has no epochs" if spec.trainer == "als" else "a search never reads test")
+            + (
+                "a search never reads test"
+                if spec.trainer == "keras"
+                else f"{'WMF' if spec.trainer == 'als' else run.model_name} has no epochs"
+            )
         )
     if spec.trainer == "als":
         recommender, fit = fit_wmf(run, data, run_dir, verbose)
+    elif spec.trainer == "one_pass":
+        recommender, fit = fit_one_pass(run, spec, data, run_dir, verbose)
     else:
         recommender, fit = fit_keras(run, spec, data, tables, run_dir, strategy, verbose, inspect)
     best = fit.pop("best")

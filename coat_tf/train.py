@@ -8,7 +8,8 @@ SavedModel under ``saved_models/`` and prints a summary. ``--help`` lists the op
 baseline of the paper, trained, evaluated and exported the same way.
 
 A run folder holds ``config.json`` (the resolved :class:`~coat_tf.config.RunConfig`),
-``metrics.json``, ``best/`` (weights checkpoint, or WMF's factors) and ``best.json`` (the epoch
+``metrics.json``, ``best/`` (weights checkpoint, WMF's factors, or the state of a model fitted
+in one pass: popularity, item-kNN) and ``best.json`` (the epoch
 with the best validation NDCG), ``backup/`` (the state ``--resume`` continues from) and
 ``tensorboard/``.
 """
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--wmf-alpha", type=float, help="WMF's confidence 1 + alpha * plays (default 1)"
     )
     parser.add_argument(
+        "--itemknn-neighbours",
+        type=int,
+        metavar="K",
+        help="item-kNN: the most similar songs kept per song, itself included (default 100)",
+    )
+    parser.add_argument(
         "--mfcc",
         action="store_true",
         help="on the demo data: use the variant with MFCCs (automatic for neumf-cnn/-lstm)",
@@ -172,6 +179,9 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
             model.wmf, **{k: v for k, v in wmf_overrides.items() if v is not None}
         )
         model = dataclasses.replace(model, wmf=wmf)
+    if args.itemknn_neighbours is not None:
+        itemknn = dataclasses.replace(model.itemknn, neighbours=args.itemknn_neighbours)
+        model = dataclasses.replace(model, itemknn=itemknn)
     return RunConfig(
         model=model,
         train=train,
@@ -297,18 +307,30 @@ def train_in_folder(
     return 0
 
 
+def _size(run: RunConfig) -> str:
+    """The model's size for the summary: its predictive factors, item-kNN's ``K``, or nothing
+    (popularity)."""
+    if run.model_name == "itemknn":
+        return f" (K={run.model.itemknn.neighbours})"
+    if MODELS[run.model_name].trainer == "one_pass":
+        return ""
+    return f" (F={run.model.embedding_size})"
+
+
 def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa: ANN001
     test = metrics["test"]
     source = data.manifest.get("source", {}).get("name", "?")
     if "examples_per_second" in metrics:
         speed = f"{metrics['examples_per_second']:.0f} examples/s"
-    else:
+    elif "iterations_per_second" in metrics:
         speed = f"{metrics['iterations_per_second']:.2f} ALS iterations/s"
+    else:
+        speed = "fitted in one pass"
     best_epoch = str(metrics["best_epoch"])
     if metrics["best_epoch"] == 0 and run.train.pretrain_gmf:
         best_epoch += ": the pre-trained start"
     lines = [
-        f"model {run.model_name} (F={run.model.embedding_size}) on {data.path}"
+        f"model {run.model_name}{_size(run)} on {data.path}"
         + (" [simulated demo data]" if source == "demo" else ""),
         f"  epochs {metrics['epochs']} (best {best_epoch}), "
         f"{metrics['train_seconds']:.1f} s, {speed}",

@@ -3,7 +3,8 @@
 A run folder (written by :func:`coat_tf.runner.train_and_evaluate`) holds ``config.json`` and,
 once an epoch (or ALS iteration) improved the validation NDCG, ``best.json`` and ``best/``: a
 TensorFlow weights checkpoint ``best/weights`` for the Keras models, ``best/factors.npz`` for
-WMF. NeuMF's pre-training, the experiments and the tuner read runs through this module.
+WMF, ``best/state.npz`` for the models fitted in one pass (popularity, item-kNN). NeuMF's
+pre-training, the experiments and the tuner read runs through this module.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tensorflow as tf
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
 from coat_tf.models import WmfRecommender, build_model, get_spec, song_tables
+from coat_tf.models.fitted import STATE_FILE
 from coat_tf.models.recommender import Recommender
 from coat_tf.runs import CONFIG_FILE
 
@@ -47,6 +49,11 @@ def best_weights_prefix(run_dir: str | os.PathLike) -> Path:
 def best_factors_path(run_dir: str | os.PathLike) -> Path:
     """WMF's best factors."""
     return Path(run_dir) / BEST_DIR / FACTORS_FILE
+
+
+def best_state_path(run_dir: str | os.PathLike) -> Path:
+    """The state of a model fitted in one pass (popularity, item-kNN)."""
+    return Path(run_dir) / BEST_DIR / STATE_FILE
 
 
 def load_keras_model(
@@ -87,6 +94,14 @@ def load_recommender(run_dir: str | os.PathLike, data=None) -> tuple[RunConfig, 
         if not path.is_file():
             raise RunError(f"{run_dir} has no best factors ({path}): did the run finish?")
         return run, WmfRecommender.load(path)
+    if spec.trainer == "one_pass":
+        path = best_state_path(run_dir)
+        if not path.is_file():
+            raise RunError(f"{run_dir} has no fitted state ({path}): did the run finish?")
+        try:
+            return run, spec.fitted.load(path)
+        except ValueError as error:
+            raise RunError(f"{error}; train the run again") from None
     if data is None:
         from coat_tf.data import PreparedDataset
 

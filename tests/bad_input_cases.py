@@ -1347,3 +1347,52 @@ CASES += [
         ("settings.eval_negatives says 5, the files hold 99",),
     ),
 ]
+
+def _fitted_run_with_damaged_state(env: Env) -> list[str]:
+    """A killed item-kNN run (fitted, no metrics yet) whose saved state is not an ``.npz``."""
+    run_dir = env.tmp / "run"
+    (run_dir / "best").mkdir(parents=True)
+    config = {"model_name": "itemknn", "data_dir": str(env.data)}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "best.json").write_text(json.dumps({"epoch": 0, "val_hr": 0.1, "val_ndcg": 0.1}))
+    (run_dir / "best" / "state.npz").write_bytes(b"not a zip archive")
+    return ["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]
+
+
+# baselines: popularity and item-kNN (--model popularity, --model itemknn)
+CASES += [
+    Case(
+        "itemknn-neighbours-zero",
+        "train",
+        _train_on_data("--model", "itemknn", "--itemknn-neighbours", "0"),
+        2,
+        ("neighbours must be a positive integer", "got 0"),
+    ),
+    Case(
+        "itemknn-neighbours-in-config-not-a-number",
+        "train",
+        lambda env: _train(
+            env,
+            "--data",
+            str(env.data),
+            "--config",
+            str(env.write("run.json", '{"model": {"itemknn": {"neighbours": "many"}}}')),
+        ),
+        2,
+        ("run.json", "itemknn: neighbours must be a positive integer", "'many'"),
+    ),
+    Case(
+        "fitted-state-damaged",
+        "train",
+        _fitted_run_with_damaged_state,
+        2,
+        ("state.npz", "not a readable ItemKnnRecommender state", "remove", "best.json"),
+    ),
+    Case(
+        "test-every-epoch-for-popularity",
+        "train",
+        _train_on_data("--model", "popularity", "--test-every-epoch"),
+        2,
+        ("test_every_epoch", "popularity has no epochs"),
+    ),
+]

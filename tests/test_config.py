@@ -5,7 +5,7 @@ import json
 import pytest
 
 from coat_tf import config as cfg
-from coat_tf.config import ModelConfig, RunConfig, TrainConfig
+from coat_tf.config import ItemKnnConfig, ModelConfig, RunConfig, TrainConfig
 
 
 def test_round_trip_through_json_file(tmp_path) -> None:
@@ -58,3 +58,18 @@ def test_unknown_field_is_named() -> None:
         cfg.from_dict(ModelConfig, {"embeding_size": 8})
     with pytest.raises(ValueError, match="learning_rate"):
         cfg.from_dict(RunConfig, {"train": {"learning_rate": 0}})
+
+
+def test_itemknn_neighbours_round_trip_and_validation(tmp_path) -> None:
+    run = RunConfig(model=ModelConfig(itemknn=ItemKnnConfig(neighbours=7)), model_name="itemknn")
+    cfg.save(run, tmp_path / "config.json")
+    again = cfg.load(RunConfig, tmp_path / "config.json")
+    assert again == run and again.model.itemknn.neighbours == 7
+    assert ModelConfig().itemknn.neighbours == 100
+    for value in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match=f"neighbours must be a positive integer, got {value}"):
+            ItemKnnConfig(neighbours=value)
+    with pytest.raises(ValueError, match="itemknn: neighbours must be"):
+        cfg.from_dict(RunConfig, {"model": {"itemknn": {"neighbours": 0}}})
+    with pytest.raises(ValueError, match="itemknn: unknown ItemKnnConfig field"):
+        cfg.from_dict(ModelConfig, {"itemknn": {"k": 5}})

@@ -558,3 +558,16 @@ def test_an_out_folder_that_cannot_be_written_is_refused(tiny, tmp_path, monkeyp
     assert main(_experiment(tiny, out)) == 2
     assert f"--out {out}: {tmp_path} is not writable" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_fitted_baselines_run_in_an_experiment(tiny, tmp_path) -> None:
+    out = tmp_path / "baselines"
+    args = ["ncf", "--data", str(tiny), "--out", str(out), "--models", "popularity", "itemknn"]
+    assert main([*args, "--seeds", "0", "--factors", "8"]) == 0
+    rows = {row["model"]: row for row in _rows(out / "results.csv")}
+    assert set(rows) == {"popularity", "itemknn"}
+    for row in rows.values():
+        assert 0 < float(row["sampled_ndcg"]) <= float(row["sampled_hr"]) <= 1
+        assert 0 < float(row["full_ndcg"]) <= float(row["full_hr"]) <= 1
+        assert row["epochs"] == "0"
+    assert "| itemknn |" in (out / "ncf.md").read_text()

@@ -27,7 +27,14 @@ from coat_tf.export import (
     next_version,
     training_exclusions,
 )
-from coat_tf.models import MODELS, WmfRecommender, get_spec, song_tables
+from coat_tf.models import (
+    MODELS,
+    ItemKnnRecommender,
+    PopularityRecommender,
+    WmfRecommender,
+    get_spec,
+    song_tables,
+)
 from coat_tf.models.audio import pool_mfcc
 from coat_tf.models.recommender import Recommender
 
@@ -76,7 +83,8 @@ def model_config(data: PreparedDataset, **kwargs) -> ModelConfig:
 
 
 def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, RunConfig]:
-    """Model ``kind`` after one Adam step (WMF: random factors), and its run config."""
+    """Model ``kind`` after one Adam step (WMF: random factors; popularity, item-kNN: fitted to
+    the training pairs), and its run config."""
     tf.keras.utils.set_random_seed(0)
     config = model_config(data, **kwargs)
     run = RunConfig(model=config, model_name=kind, data_dir=str(data.path))
@@ -85,6 +93,9 @@ def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, Ru
         factors = rng.normal(size=(data.num_users, 8)), rng.normal(size=(data.num_songs, 8))
         return WmfRecommender(*factors), run
     spec = get_spec(kind)
+    if spec.fitted is not None:
+        users, songs = data.train["user"].to_numpy(), data.train["song"].to_numpy()
+        return spec.fitted.fit(users, songs, config), run
     model = spec.build(config)
     recommender = spec.wrap(model, config, song_tables(spec, data, config))
     model.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="binary_crossentropy")
@@ -101,11 +112,27 @@ def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, Ru
 
 def direct_scores(recommender: Recommender, data: PreparedDataset, users, songs) -> np.ndarray:
     """Scores of aligned pairs computed without the scoring interface: the Keras model on
-    inputs gathered here (WMF: the factors' dot products in numpy)."""
+    inputs gathered here (WMF: the factors' dot products in numpy; popularity: the training
+    counts; item-kNN: ``R S`` in scipy)."""
     users, songs = np.asarray(users, np.int32), np.asarray(songs, np.int32)
     if isinstance(recommender, WmfRecommender):
         x, y = recommender.user_factors.numpy(), recommender.song_factors.numpy()
         return np.sum(x[users] * y[songs], axis=1)
+    if isinstance(recommender, PopularityRecommender):
+        return np.bincount(data.train["song"], minlength=data.num_songs)[songs].astype(float)
+    if isinstance(recommender, ItemKnnRecommender):
+        import scipy.sparse as sp
+
+        state = recommender.arrays()
+        splits, shape = state["similarity_splits"], (data.num_songs, data.num_songs)
+        similarity = sp.csr_matrix(
+            (state["similarity_values"], state["similarity_songs"], splits), shape=shape
+        )
+        train = sp.csr_matrix(
+            (np.ones(len(data.train)), (data.train["user"], data.train["song"])),
+            shape=(data.num_users, data.num_songs),
+        )
+        return np.asarray((train @ similarity).todense())[users, songs]
     model = recommender.model
     features = {"user_id": users, "song_id": songs}
     if "chord_ids" in model.input_names:

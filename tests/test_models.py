@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coat_tf.config import ModelConfig
+from coat_tf.config import ItemKnnConfig, ModelConfig
 from coat_tf.models import (
     MODELS,
+    ItemKnnRecommender,
     MissingContentError,
+    PopularityRecommender,
     Unsupported,
     WmfRecommender,
     WmfTrainer,
@@ -80,6 +82,8 @@ def test_the_registry_holds_every_model_of_the_paper() -> None:
         "neumf-cnn",
         "neumf-lstm",
         "wmf",
+        "popularity",
+        "itemknn",
     }
     with pytest.raises(ValueError, match="unknown model 'bpr'.*coat"):
         get_spec("bpr")
@@ -362,3 +366,149 @@ def test_audio_pairs_encode_each_song_once_and_score_as_the_model(name: str) -> 
     finally:
         del recommender.encoder.call
     assert encoded == [4]
+
+
+#: Four users' songs: song 0 has users {0, 1, 3}, song 1 {0, 2, 3}, song 2 {1, 2}, song 3 {2, 3}.
+BY_HAND = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 1], [1, 1, 0, 1]])
+
+
+def _by_hand_pairs() -> tuple[np.ndarray, np.ndarray]:
+    users, songs = np.nonzero(BY_HAND)
+    return np.r_[users, 0, 0], np.r_[songs, 1, 1]  # a repeated pair counts once
+
+
+def _fitted(name: str, neighbours: int = 4) -> PopularityRecommender | ItemKnnRecommender:
+    config = ModelConfig(num_users=4, num_songs=4, itemknn=ItemKnnConfig(neighbours=neighbours))
+    return get_spec(name).fitted.fit(*_by_hand_pairs(), config)
+
+
+def test_popularity_scores_each_song_by_its_training_listeners_for_everyone() -> None:
+    recommender = _fitted("popularity")
+    expected = [3.0, 3.0, 2.0, 2.0]  # the column sums of BY_HAND
+    np.testing.assert_array_equal(recommender.score_all([0, 3]).numpy(), [expected, expected])
+    np.testing.assert_array_equal(recommender.score_pairs([0, 1, 2], [2, 0, 3]).numpy(), [2, 3, 2])
+    assert not recommender.score_is_probability
+
+
+def test_popularity_ties_count_against_it() -> None:
+    from coat_tf.evaluation import sampled
+
+    recommender = _fitted("popularity")
+    # song 0 (3 listeners) against song 1 (3, a tie) and song 2 (2): rank 1, not 0
+    result = sampled(recommender, np.array([1]), np.array([[0, 1, 2]]), k=1)
+    assert result.hr == 0.0
+    result = sampled(recommender, np.array([1]), np.array([[0, 2, 3]]), k=1)
+    assert result.hr == 1.0
+
+
+def test_itemknn_cosine_by_hand() -> None:
+    recommender = _fitted("itemknn")
+    third, half = 1 / np.sqrt(6), 0.5  # |U_0 & U_2| / sqrt(3 * 2); |U_2 & U_3| / sqrt(2 * 2)
+    similarity = np.array(
+        [
+            [1, 2 / 3, third, third],
+            [2 / 3, 1, third, 2 * third],
+            [third, third, 1, half],
+            [third, 2 * third, half, 1],
+        ]
+    )
+    state = recommender.arrays()
+    dense = np.zeros((4, 4))
+    for row in range(4):
+        start, stop = state["similarity_splits"][row : row + 2]
+        dense[row, state["similarity_songs"][start:stop]] = state["similarity_values"][start:stop]
+    np.testing.assert_allclose(dense, similarity, rtol=1e-6)
+    # user 0 has songs 0 and 1: the sums of their rows
+    np.testing.assert_allclose(
+        recommender.score_all([0]).numpy()[0], similarity[0] + similarity[1], rtol=1e-6
+    )
+
+
+def test_itemknn_keeps_k_neighbours_per_song_itself_included() -> None:
+    recommender = _fitted("itemknn", neighbours=2)
+    # each song keeps itself and its nearest: 0 -> 1 (2/3), 1 -> 3 and 3 -> 1 (2/sqrt 6),
+    # 2 -> 3 (1/2); user 0 (songs 0, 1) reaches song 3 through song 1 only, song 2 not at all
+    scores = recommender.score_all([0, 1]).numpy()
+    np.testing.assert_allclose(scores[0], [1, 1 + 2 / 3, 0, 2 / np.sqrt(6)], rtol=1e-6)
+    np.testing.assert_allclose(scores[1], [1, 2 / 3, 1, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(recommender.score_pairs([0, 1], [2, 3]).numpy(), [0, 0.5])
+
+
+def _random_interactions(users: int = 30, songs: int = 50, per_user: int = 8):  # noqa: ANN202
+    rng = np.random.default_rng(5)
+    picks = [rng.choice(songs, rng.integers(0, per_user + 1), replace=False) for _ in range(users)]
+    user_ids = np.concatenate([np.full(len(p), u) for u, p in enumerate(picks)])
+    return (
+        user_ids,
+        np.concatenate(picks),
+        ModelConfig(num_users=users, num_songs=songs, itemknn=ItemKnnConfig(neighbours=6)),
+    )
+
+
+@pytest.mark.parametrize("name", ["popularity", "itemknn"])
+def test_fitted_whole_catalogue_scores_equal_the_pairwise_ones(name: str) -> None:
+    users, songs, config = _random_interactions()
+    recommender = get_spec(name).fitted.fit(users, songs, config)
+    ids = tf.constant(np.arange(config.num_users, dtype=np.int32))
+    fast = recommender.score_all(ids).numpy()
+    assert fast.shape == (config.num_users, config.num_songs)
+    np.testing.assert_allclose(fast, pairwise_score_all(recommender, ids).numpy(), atol=1e-5)
+    assert fast.std() > 0
+    if name == "itemknn":  # a user with no training songs scores every song 0
+        empty = np.setdiff1d(np.arange(config.num_users), users)
+        assert len(empty) and not fast[empty].any()
+
+
+@pytest.mark.filterwarnings("ignore:Method expects CSR input")
+def test_itemknn_scores_are_implicits_own() -> None:
+    import scipy.sparse as sp
+    from implicit.nearest_neighbours import CosineRecommender
+
+    users, songs, config = _random_interactions()
+    recommender = ItemKnnRecommender.fit(users, songs, config)
+    matrix = sp.csr_matrix((np.ones(len(users), np.float32), (users, songs)), shape=(30, 50))
+    reference = CosineRecommender(K=6, num_threads=1)
+    reference.fit(matrix, show_progress=False)
+    scores = recommender.score_all(np.arange(30)).numpy()
+    for user in range(30):
+        ids, values = reference.recommend(
+            user, matrix[user], N=50, filter_already_liked_items=False
+        )
+        expected = np.zeros(50)
+        expected[ids] = values
+        np.testing.assert_allclose(scores[user], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["popularity", "itemknn"])
+def test_fitted_state_saves_and_loads(name: str, tmp_path) -> None:
+    users, songs, config = _random_interactions()
+    recommender = get_spec(name).fitted.fit(users, songs, config)
+    recommender.save(tmp_path / "state.npz")
+    again = get_spec(name).fitted.load(tmp_path / "state.npz")
+    ids = np.arange(config.num_users)
+    np.testing.assert_array_equal(again.score_all(ids).numpy(), recommender.score_all(ids))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("name", ["popularity", "itemknn"])
+def test_fitted_models_refuse_new_songs_and_attention(name: str) -> None:
+    recommender = _fitted(name)
+    assert recommender.content_input is None and not recommender.has_attention
+    with pytest.raises(Unsupported, match="reads no song content"):
+        recommender.score_new_songs([0], np.zeros((1, 100), np.int32))
+    with pytest.raises(Unsupported, match="no chord attention"):
+        recommender.attention([0], np.zeros((1, 100), np.int32))
+    with pytest.raises(Unsupported, match="not a dot-product model"):
+        recommender.dot_product_tables()
+
+
+def test_fitted_models_refuse_bad_tables() -> None:
+    config = ModelConfig(num_users=4, num_songs=4)
+    with pytest.raises(ValueError, match=r"song indices must lie in \[0, 4\), got 0..4"):
+        ItemKnnRecommender.fit(np.array([0, 1]), np.array([0, 4]), config)
+    state = _fitted("itemknn").arrays()
+    state["similarity_songs"] = state["similarity_songs"] + 10
+    with pytest.raises(ValueError, match="item-kNN tables are inconsistent"):
+        ItemKnnRecommender.from_arrays(state)
+    with pytest.raises(ValueError, match="finite non-negative"):
+        PopularityRecommender(np.array([1.0, np.nan]), num_users=2)

@@ -320,3 +320,63 @@ def test_an_epoch_is_one_pass_of_the_input(
     assert per_epoch % 7 != 0
     # (the model's own count afterwards is that of the best epoch's weights, loaded at the end)
     assert steps_seen == [per_epoch, 2 * per_epoch]
+
+
+@pytest.mark.parametrize("model", ["popularity", "itemknn"])
+def test_fitted_baselines_train_evaluate_export_and_resume(
+    model: str, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    from coat_tf.recommend import main as recommend
+    from coat_tf.trained import load_recommender
+
+    run_dir, saved = tmp_path / "run", tmp_path / "saved"
+    argv = ["--data", str(tiny), "--model", model, "--run-dir", str(run_dir), "--quiet"]
+    assert main([*argv, "--export-dir", str(saved), "--itemknn-neighbours", "20"]) == 0
+    assert "fitted in one pass" in capsys.readouterr().out
+    for name in ("config.json", "metrics.json", "best.json", "best/state.npz"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["model"] == model and metrics["epochs"] == 0 == metrics["best_epoch"]
+    for split in ("sampled", "full_catalogue"):
+        assert metrics["test"][split]["users"] == 80
+        assert 0 < metrics["test"][split]["ndcg"] <= metrics["test"][split]["hr"] <= 1
+    run = cfg.load(RunConfig, run_dir / "config.json")
+    assert run.model.itemknn.neighbours == 20
+    # the state is read back, and the export answers queries
+    _, again = load_recommender(run_dir)
+    assert again.name == model and again.num_songs == run.model.num_songs
+    user = (tiny / "users.tsv").read_text().splitlines()[1].split("\t")[-1]
+    assert recommend(["--model", str(saved / model), "--user", user, "--k", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 3
+    # killed before metrics.json: only --resume continues, and it does not fit again
+    state = (run_dir / "best" / "state.npz").stat().st_mtime_ns
+    (run_dir / "metrics.json").unlink()
+    assert main([*argv, "--no-export"]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(["--run-dir", str(run_dir), "--resume", "--no-export", "--quiet"]) == 0
+    assert (run_dir / "best" / "state.npz").stat().st_mtime_ns == state
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    for split in ("sampled", "full_catalogue"):  # the same state, evaluated again
+        for name in ("hr", "ndcg"):
+            assert resumed["test"][split][name] == pytest.approx(metrics["test"][split][name])
+    assert resumed["train_seconds"] == metrics["train_seconds"]
+
+
+def test_test_every_epoch_is_refused_for_the_fitted_baselines(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    argv = ["--data", str(tiny), "--model", "popularity", "--run-dir", str(tmp_path / "r")]
+    assert main([*argv, "--quiet", "--test-every-epoch", "--no-export"]) == 2
+    assert "popularity has no epochs" in capsys.readouterr().err
+
+
+def test_a_damaged_fitted_state_is_named_when_read_back(tmp_path: Path) -> None:
+    from coat_tf.trained import RunError, load_recommender
+
+    cfg.save(RunConfig(model_name="popularity"), tmp_path / "config.json")
+    with pytest.raises(RunError, match="no fitted state.*state.npz.*did the run finish"):
+        load_recommender(tmp_path)
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "state.npz").write_bytes(b"\x00")
+    with pytest.raises(RunError, match="state.npz: not a readable PopularityRecommender state"):
+        load_recommender(tmp_path)

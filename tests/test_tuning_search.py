@@ -154,6 +154,17 @@ def test_wmf_searches_its_own_grid(tiny: Path, tmp_path: Path) -> None:
     assert best.model_name == "wmf" and best.model.wmf.regularization == 0.01
 
 
+def test_itemknn_searches_its_neighbourhood_size(tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "itemknn"
+    argv = ["--data", str(tiny), "--model", "itemknn", "--itemknn-neighbours", "5", "50"]
+    with untouchable_test_split():
+        assert main([*argv, "--dir", str(folder), "--quiet"]) == 0
+    rows = read_csv(folder / "results.csv")
+    assert sorted(row["neighbours"] for row in rows) == ["5", "50"]
+    best = cfg.load(RunConfig, folder / "best_config.json")
+    assert best.model_name == "itemknn" and best.model.itemknn.neighbours in (5, 50)
+
+
 def test_model_grids_are_declared_beside_the_models() -> None:
     from coat_tf.models import MODELS
     from coat_tf.models.registry import PAPER_GRID
@@ -165,10 +176,15 @@ def test_model_grids_are_declared_beside_the_models() -> None:
         "train.learning_rate": (0.0001, 0.0005, 0.001, 0.005),
         "model.embedding_size": (8, 16, 32, 64),
     }
+    assert MODELS["popularity"].grid == {}
+    assert MODELS["itemknn"].grid == {"model.itemknn.neighbours": (20, 50, 100, 200)}
     for name, spec in MODELS.items():
         grid = Grid.from_mapping(spec.grid)
-        assert grid.size == 64
-        assert spec.grid == (SEARCH_GRID if name == "wmf" else PAPER_GRID)
+        if spec.trainer == "one_pass":
+            assert grid.size == len(spec.grid.get("model.itemknn.neighbours", (1,)))
+        else:
+            assert grid.size == 64
+            assert spec.grid == (SEARCH_GRID if name == "wmf" else PAPER_GRID)
         # every point of every grid is a valid configuration
         for values in grid.combinations():
             grid.apply(RunConfig(model_name=name), values)
@@ -241,6 +257,8 @@ def test_bad_options_and_other_searches_are_refused(tiny: Path, tmp_path: Path, 
     assert main([*base, "--model", "gmf", "--wmf-alpha", "1"]) == 2
     assert "--wmf-alpha is not an axis" in capsys.readouterr().err
     assert main([*base, "--model", "wmf", "--learning-rate", "0.1"]) == 2
+    assert main([*base, "--model", "popularity"]) == 2
+    assert "--model popularity has no hyperparameters to search" in capsys.readouterr().err
     assert main([*base, "--model", "gmf", "--batch-size", "0"]) == 2
     assert "batch_size must be a positive integer" in capsys.readouterr().err
     (tmp_path / "s").mkdir()

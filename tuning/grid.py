@@ -2,8 +2,9 @@
 
 Each model declares its grid beside it (:attr:`coat_tf.models.ModelSpec.grid`: the paper's
 batch size x learning rate x embedding size for the neural models, factors x regularisation x
-alpha for WMF). A :class:`Grid` turns one into keras-tuner hyperparameters (``Choice`` axes, the
-last axis varying fastest) and a trial's values into the run configuration it trains.
+alpha for WMF, the neighbourhood size for item-kNN; popularity has none). A :class:`Grid`
+turns one into keras-tuner hyperparameters (``Choice`` axes, the last axis varying fastest) and
+a trial's values into the run configuration it trains.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ OPTIONS: dict[str, str] = {
     "embedding_size": "model.embedding_size",
     "wmf_regularization": "model.wmf.regularization",
     "wmf_alpha": "model.wmf.alpha",
+    "itemknn_neighbours": "model.itemknn.neighbours",
 }
 
 

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--wmf-regularization", type=float, nargs="+", metavar="L", help="wmf: 0.001 0.01 0.1 1"
     )
     grid.add_argument("--wmf-alpha", type=float, nargs="+", metavar="A", help="wmf: 1 5 10 40")
+    grid.add_argument(
+        "--itemknn-neighbours", type=int, nargs="+", metavar="K", help="itemknn: 20 50 100 200"
+    )
     parser.add_argument(
         "--epochs",
         type=int,
@@ -125,6 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     a trial crashed, 2 bad input (options, data set, search folder), 130 interrupted."""
     args = build_parser().parse_args(argv)
     spec = MODELS[args.model]
+    if not spec.grid:
+        print(
+            f"error: --model {args.model} has no hyperparameters to search; train it with "
+            f"python -m coat_tf.train --model {args.model}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         grid = grid_for(spec.grid, {path: getattr(args, dest) for dest, path in OPTIONS.items()})
         train = TrainConfig(epochs=args.epochs, seed=args.seed)

@@ -4,6 +4,7 @@
 - ``gmf``: :mod:`coat_tf.models.gmf`; ``mlp``, ``neumf``: :mod:`coat_tf.models.ncf`
 - ``neumf-cnn``, ``neumf-lstm``: :mod:`coat_tf.models.audio`
 - ``wmf``: :mod:`coat_tf.models.wmf`
+- ``popularity``: :mod:`coat_tf.models.popularity`; ``itemknn``: :mod:`coat_tf.models.itemknn`
 
 :mod:`coat_tf.models.registry` names them for ``--model``; :mod:`coat_tf.models.runs` loads a
 trained run back as a :class:`Recommender`.
@@ -11,8 +12,11 @@ trained run back as a :class:`Recommender`.
 
 from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model
 from coat_tf.models.coat import CoatRecommender, build_coat_model
+from coat_tf.models.fitted import FittedRecommender
 from coat_tf.models.gmf import GmfRecommender, build_gmf_model
+from coat_tf.models.itemknn import ItemKnnRecommender
 from coat_tf.models.ncf import build_mlp_model, build_neumf_model, load_pretrained
+from coat_tf.models.popularity import PopularityRecommender
 from coat_tf.models.recommender import KerasRecommender, Recommender, Unsupported
 from coat_tf.models.registry import (
     MODELS,
@@ -28,10 +32,13 @@ __all__ = [
     "MODELS",
     "AudioRecommender",
     "CoatRecommender",
+    "FittedRecommender",
     "GmfRecommender",
+    "ItemKnnRecommender",
     "KerasRecommender",
     "MissingContentError",
     "ModelSpec",
+    "PopularityRecommender",
     "Recommender",
     "Unsupported",
     "WmfRecommender",

@@ -2,7 +2,8 @@
 
 Each :class:`ModelSpec` says how to build the model, which song content it reads, how it is
 trained (``"keras"``: Adam or SGD on sampled negatives; ``"als"``: WMF's alternating least
-squares) and how to wrap it in the scoring interface (:class:`~coat_tf.models.recommender.
+squares; ``"one_pass"``: fitted once from the training pairs, no epochs: popularity and
+item-kNN) and how to wrap it in the scoring interface (:class:`~coat_tf.models.recommender.
 Recommender`).
 """
 
@@ -18,9 +19,12 @@ import tensorflow as tf
 from coat_tf.config import ModelConfig
 from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model, mfcc_table
 from coat_tf.models.coat import CoatRecommender, build_coat_model
+from coat_tf.models.fitted import FittedRecommender
 from coat_tf.models.gmf import GmfRecommender, build_gmf_model
 from coat_tf.models.inputs import CHORD_IDS, MFCC
+from coat_tf.models.itemknn import ItemKnnRecommender
 from coat_tf.models.ncf import build_mlp_model, build_neumf_model
+from coat_tf.models.popularity import PopularityRecommender
 from coat_tf.models.recommender import KerasRecommender, Recommender
 from coat_tf.models.wmf import SEARCH_GRID as WMF_GRID
 
@@ -33,6 +37,10 @@ PAPER_GRID: dict[str, tuple] = {
     "train.learning_rate": (0.0001, 0.0005, 0.001, 0.005),
     "model.embedding_size": (8, 16, 32, 64),
 }
+
+#: Item-kNN's grid: the neighbourhood size ``K`` around its default of 100. Popularity has
+#: nothing to search.
+ITEMKNN_GRID: dict[str, tuple] = {"model.itemknn.neighbours": (20, 50, 100, 200)}
 
 
 class MissingContentError(ValueError):
@@ -48,8 +56,10 @@ class ModelSpec:
         summary: one line for ``--help`` and the tables.
         build: ``ModelConfig -> tf.keras.Model`` (None for models not trained by Keras).
         content: the song content it reads (``"chord_ids"``, ``"mfcc"``) or None.
-        trainer: ``"keras"`` or ``"als"``.
+        trainer: ``"keras"``, ``"als"`` or ``"one_pass"``.
         recommender: ``(model, config, song_tables) -> Recommender`` for Keras models.
+        fitted: the :class:`~coat_tf.models.fitted.FittedRecommender` class of a
+            ``"one_pass"`` model (its ``fit``, ``save`` and ``load``).
         grid: its hyperparameter grid for the tuner (``RunConfig`` field path -> values).
         xla_on_cpu: whether XLA (``TrainConfig.jit_compile``) is used for its training step
             on CPU. False for the MFCC models: on CPU, XLA ran NeuMF+LSTM's training step 22 to
@@ -63,6 +73,7 @@ class ModelSpec:
     content: str | None = None
     trainer: str = "keras"
     recommender: Callable[..., Recommender] | None = None
+    fitted: type[FittedRecommender] | None = None
     grid: Mapping[str, tuple] = dataclasses.field(
         default_factory=lambda: dict(PAPER_GRID), hash=False
     )
@@ -138,6 +149,14 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "wmf", "WMF (Hu et al.), alternating least squares", None, trainer="als",
             grid=WMF_GRID,
+        ),
+        ModelSpec(
+            "popularity", "songs by their number of training listeners, the same for everyone",
+            None, trainer="one_pass", fitted=PopularityRecommender, grid={},
+        ),
+        ModelSpec(
+            "itemknn", "item-kNN: cosine similarity to the user's songs (implicit)", None,
+            trainer="one_pass", fitted=ItemKnnRecommender, grid=ITEMKNN_GRID,
         ),
     )
 }  # fmt: skip
