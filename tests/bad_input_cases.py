@@ -1348,6 +1348,7 @@ CASES += [
     ),
 ]
 
+
 def _fitted_run_with_damaged_state(env: Env) -> list[str]:
     """A killed item-kNN run (fitted, no metrics yet) whose saved state is not an ``.npz``."""
     run_dir = env.tmp / "run"
