@@ -860,6 +860,11 @@ def _no_run_dir(env: Env) -> None:
     _nothing_created(env.tmp / "run")
 
 
+def _claim_lock_is_a_folder(env: Env) -> list[str]:
+    (env.tmp / "run" / "claim.lock").mkdir(parents=True)
+    return _train(env, "--data", str(env.data))
+
+
 CASES += [
     Case(
         "config-a-bare-number",
@@ -979,6 +984,59 @@ CASES += [
         _train_on_data("--seed", str(2**32)),
         2,
         ("seed must be in 0..4294967295", "got 4294967296"),
+        check=_no_run_dir,
+    ),
+]
+
+CASES += [
+    Case(
+        "run-dir-parent-is-a-file",
+        "train",
+        lambda env: [
+            *_train(env, "--data", str(env.data))[2:],
+            "--run-dir",
+            str(env.write("blocker", "") / "run"),
+        ],
+        2,
+        ("--run-dir", "blocker is a file, not a folder"),
+        check=lambda env: _nothing_created(env.tmp / "blocker" / "run"),
+    ),
+    Case(
+        "claim-lock-is-a-folder",
+        "train",
+        _claim_lock_is_a_folder,
+        2,
+        ("run/claim.lock", "is not a file", "remove it"),
+        check=lambda env: _nothing_created(env.tmp / "run" / "config.json"),
+    ),
+    Case(
+        "export-dir-is-a-file",
+        "train",
+        lambda env: [
+            *_train(env, "--data", str(env.data))[:2],
+            "--quiet",
+            "--data",
+            str(env.data),
+            "--export-dir",
+            str(env.write("exports", "")),
+        ],
+        2,
+        ("--export-dir", "exports: is a file, not a folder"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "export-dir-parent-is-a-file",
+        "train",
+        lambda env: [
+            *_train(env, "--data", str(env.data))[:2],
+            "--quiet",
+            "--data",
+            str(env.data),
+            "--export-dir",
+            str(env.write("exports", "") / "saved"),
+        ],
+        2,
+        ("--export-dir", "exports is a file, not a folder"),
         check=_no_run_dir,
     ),
 ]
