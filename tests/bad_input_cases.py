@@ -971,7 +971,7 @@ CASES += [
         check=_no_run_dir,
     ),
     Case(
-        "seed-negative",
+        "train-seed-negative",
         "train",
         _train_on_data("--seed", "-1"),
         2,
@@ -979,7 +979,7 @@ CASES += [
         check=_no_run_dir,
     ),
     Case(
-        "seed-past-2-to-the-32",
+        "train-seed-past-2-to-the-32",
         "train",
         _train_on_data("--seed", str(2**32)),
         2,
