@@ -349,7 +349,15 @@ def train_in_folder(
         if not chief:
             print(f"error: {describe(error)}", file=sys.stderr)
             return 1
-        report = write_failure_report(run_dir, error)
+        try:
+            report = write_failure_report(run_dir, error)
+        except OSError as unwritable:  # the folder itself refuses writes now
+            print(
+                f"error: {describe(error)}\nthe run failed; its failure report could not be "
+                f"written ({_os_reason(unwritable)})",
+                file=sys.stderr,
+            )
+            return 1
         print(f"error: {describe(error)}\nthe run failed; see {report}", file=sys.stderr)
         return 1
     if not chief:

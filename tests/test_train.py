@@ -425,3 +425,39 @@ def test_a_write_refused_in_the_run_folder_names_the_path(
     err = capsys.readouterr().err
     assert err == f"error: --run-dir {run_dir}: {path}: {error.strerror}\n"
     assert not (run_dir / "config.json").exists()
+
+
+def test_a_run_folder_that_refuses_writes_mid_run_fails_without_a_traceback(
+    tiny: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The folder turns read-only during training: the failure report cannot be written
+    either, and the run still ends with status 1 and its reasons, not a traceback."""
+    from coat_tf import runner
+
+    run_dir = tmp_path / "run"
+
+    def refused(name: str):  # noqa: ANN202
+        def write(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            raise OSError(errno.EROFS, "Read-only file system", str(run_dir / name))
+
+        return write
+
+    monkeypatch.setattr(runner, "train_and_evaluate", refused("backup"))
+    monkeypatch.setattr("coat_tf.train.write_failure_report", refused("failure.json"))
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", *ONE_EPOCH]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"Read-only file system: '{run_dir / 'backup'}'" in err
+    assert f"could not be written ({run_dir / 'failure.json'}: Read-only file system)" in err
+
+
+def test_epochs_trained_reads_a_wmf_run_and_a_finished_training(tmp_path: Path) -> None:
+    """How far a run got, for the models without a Keras backup too."""
+    import numpy as np
+
+    assert epochs_trained(tmp_path) == (0, False)
+    np.savez(tmp_path / "wmf_state.npz", users=np.zeros(1), songs=np.zeros(1), iterations=5)
+    assert epochs_trained(tmp_path) == (5, False)
+    (tmp_path / "trained.json").write_text('{"epochs": 7}')
+    assert epochs_trained(tmp_path) == (7, True)
