@@ -222,7 +222,8 @@ def resumed_run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the main job; returns the exit status: 0 done, 1 the run failed (``failure.json``
-    in the run folder says why), 2 bad input (options, config, data set or run folder)."""
+    in the run folder says why), 2 bad input (options, config, data set or run folder), 130
+    interrupted (Ctrl-C; ``--resume`` continues the run)."""
     args = build_parser().parse_args(argv)
     if args.resume and not args.run_dir:
         print("error: --resume needs --run-dir (the run to continue)", file=sys.stderr)
