@@ -461,3 +461,28 @@ def test_epochs_trained_reads_a_wmf_run_and_a_finished_training(tmp_path: Path) 
     assert epochs_trained(tmp_path) == (5, False)
     (tmp_path / "trained.json").write_text('{"epochs": 7}')
     assert epochs_trained(tmp_path) == (7, True)
+
+
+def test_a_real_ctrl_c_exits_130_with_one_line(tiny: Path, tmp_path: Path) -> None:
+    """SIGINT, as a terminal's Ctrl-C sends it, to a training process after its first backup."""
+    run_dir = tmp_path / "run"
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", "--model", "gmf"]
+    argv += ["--embedding-size", "8", "--epochs", "50", "--patience", "50", "--quiet"]
+    argv += ["--batch-size", "64", "--no-xla"]
+    process = subprocess.Popen(
+        _python(f"import sys; from coat_tf.train import main; sys.exit(main({argv!r}))"),
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 240
+    while not list((run_dir / "backup").rglob("checkpoint")):
+        assert process.poll() is None, process.stderr.read()
+        assert time.time() < deadline, "no backup written"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err == f"interrupted: resume with --resume --run-dir {run_dir}\n"
+    assert epochs_trained(run_dir)[0] >= 1 and not (run_dir / "metrics.json").exists()
