@@ -40,6 +40,24 @@ class Busy(Exception):
     """The run folder is claimed by another live process (``str()`` names it)."""
 
 
+def holder(run_dir: str | Path) -> str | None:
+    """Who holds ``run_dir``'s claim now (``"process PID on HOST"``), or ``None`` if no live
+    process does. Looks without claiming: the folder and its claim file are left as they are.
+
+    Raises:
+        OSError: the claim file cannot be opened (a folder in its place, no permission).
+    """
+    path = Path(run_dir) / CLAIM_FILE
+    if fcntl is None or not os.path.lexists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+    return None  # closing the file dropped the shared lock
+
+
 @contextlib.contextmanager
 def claim(run_dir: str | Path) -> Iterator[None]:
     """Hold ``run_dir`` for this process for the length of the block.

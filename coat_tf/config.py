@@ -28,6 +28,8 @@ from coat_tf.fileio import atomic_write_text
 #: ``learned``: equations (2) to (4); ``uniform``: every weight ``1 / L`` (the mean chord
 #: embedding); ``ones``: every weight 1 (the sum), the paper's literal ablation "without attention".
 ATTENTION_MODES = ("learned", "uniform", "ones")
+#: The seeds NumPy's and TensorFlow's generators take: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 USER_EMBEDDINGS = ("shared", "separate")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -37,6 +39,11 @@ T = TypeVar("T")
 def _require(condition: bool, name: str, value: Any, what: str) -> None:
     if not condition:
         raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (a bool is not a number here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -165,10 +172,10 @@ class ModelConfig:
         check_non_negative("l2", self.l2)
         if self.embedding_init_std is not None:
             _require(
-                isinstance(self.embedding_init_std, int | float) and self.embedding_init_std > 0,
+                _is_number(self.embedding_init_std) and self.embedding_init_std > 0,
                 "embedding_init_std",
                 self.embedding_init_std,
-                "a positive number or null",
+                "a finite positive number or null",
             )
         _require(
             self.mfcc_frames >= self.mfcc_pool,
@@ -181,7 +188,7 @@ class ModelConfig:
             isinstance(self.itemknn, ItemKnnConfig), "itemknn", self.itemknn, "an ItemKnnConfig"
         )
         _require(
-            isinstance(self.dropout, int | float) and 0 <= self.dropout < 1,
+            _is_number(self.dropout) and 0 <= self.dropout < 1,
             "dropout",
             self.dropout,
             "in [0, 1)",
@@ -258,10 +265,7 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "negatives", "top_k", "steps_per_execution"):
             check_positive_int(name, getattr(self, name))
         _require(
-            isinstance(self.learning_rate, int | float)
-            and not isinstance(self.learning_rate, bool)
-            and math.isfinite(self.learning_rate)
-            and self.learning_rate > 0,
+            _is_number(self.learning_rate) and self.learning_rate > 0,
             "learning_rate",
             self.learning_rate,
             "a finite positive number",
@@ -281,7 +285,7 @@ class TrainConfig:
             "both set (NeuMF pre-training needs a GMF run and an MLP run) or both unset",
         )
         _require(
-            isinstance(self.pretrain_alpha, int | float) and 0 <= self.pretrain_alpha <= 1,
+            _is_number(self.pretrain_alpha) and 0 <= self.pretrain_alpha <= 1,
             "pretrain_alpha",
             self.pretrain_alpha,
             "in [0, 1]",
@@ -292,6 +296,10 @@ class TrainConfig:
             self.seed,
             "an integer",
         )
+        _require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"in 0..{MAX_SEED} (2**32 - 1)")
+        for name in ("pretrain_gmf", "pretrain_mlp"):
+            value = getattr(self, name)
+            _require(value is None or isinstance(value, str), name, value, "a run folder or null")
         check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
 
 
@@ -309,16 +317,72 @@ class RunConfig:
     data_dir: str | None = None
     data_hash: str | None = None
 
+    def __post_init__(self) -> None:
+        _require(isinstance(self.model, ModelConfig), "model", self.model, "a ModelConfig")
+        _require(isinstance(self.train, TrainConfig), "train", self.train, "a TrainConfig")
+        _require(isinstance(self.model_name, str), "model_name", self.model_name, "a model name")
+        from coat_tf.models.registry import get_spec  # the registry imports TensorFlow
+
+        try:
+            get_spec(self.model_name)
+        except ValueError as error:
+            raise ValueError(f"model_name: {error}") from None
+        _require(
+            self.data_dir is None or isinstance(self.data_dir, str),
+            "data_dir",
+            self.data_dir,
+            "a folder or null",
+        )
+
 
 def to_dict(config: Any) -> dict[str, Any]:
     """A dataclass config as plain JSON-able data."""
     return dataclasses.asdict(config)
 
 
+#: How a JSON value's kind is named in a message (as JSON names it, not Python).
+_JSON_KINDS = {
+    type(None): "null",
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+
+#: What a field's annotation (a string, ``from __future__ import annotations``) accepts.
+_ACCEPTS: dict[str, tuple[str, Any]] = {
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", _is_number),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
+def _json_kind(value: Any) -> str:
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
+def _check_type(name: str, annotation: str, value: Any) -> None:
+    """Raise ``ValueError`` if ``value`` does not fit a field annotated ``annotation``
+    (``int``, ``float``, ``str``, ``bool``, each optionally ``| None``)."""
+    base, optional = annotation.removesuffix(" | None"), annotation.endswith(" | None")
+    if base not in _ACCEPTS or (optional and value is None):
+        return
+    what, accepts = _ACCEPTS[base]
+    if not accepts(value):
+        raise ValueError(
+            f"{name} must be {what}{' or null' if optional else ''}, got {value!r} "
+            f"({_json_kind(value)})"
+        )
+
+
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build a (possibly nested) dataclass config, rejecting unknown keys by name."""
+    """Build a (possibly nested) dataclass config, rejecting unknown keys by name and values
+    of the wrong JSON kind (a string, list, object or bool where a number is expected)."""
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
+        raise ValueError(f"{cls.__name__} expects a JSON object, got {_json_kind(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -334,7 +398,20 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
             kwargs[name] = from_dict(nested, value)
         except ValueError as error:
             raise ValueError(f"{name}: {error}") from None
-    return cls(**kwargs)
+    try:
+        config = cls(**kwargs)  # the fields' own checks first: they say what a value must be
+    except TypeError:
+        _check_types(fields, data)  # a value of the wrong kind tripped a check: name it
+        raise
+    _check_types(fields, data)
+    return config
+
+
+def _check_types(fields: dict[str, dataclasses.Field], data: dict[str, Any]) -> None:
+    for name, value in data.items():
+        annotation = fields[name].type
+        if isinstance(annotation, str) and annotation not in _NESTED:
+            _check_type(name, annotation, value)
 
 
 _NESTED: dict[str, type] = {

@@ -46,10 +46,8 @@ from coat_tf.models import (
 )
 from coat_tf.models.recommender import Recommender
 from coat_tf.models.wmf import confidence_matrix
-from coat_tf.runs import TRAINED_FILE
+from coat_tf.runs import TRAINED_FILE, WMF_STATE, epochs_trained
 from coat_tf.trained import RunError, best_factors_path, best_state_path, load_keras_model
-
-WMF_STATE = "wmf_state.npz"
 
 
 def _attention_callback(
@@ -185,6 +183,7 @@ def fit_keras(
     if attention is not None:
         callbacks.append(attention)
 
+    done_before, _ = epochs_trained(run_dir)  # by a run that was killed or interrupted
     started = time.perf_counter()
     history = model.fit(
         dataset,
@@ -195,7 +194,8 @@ def fit_keras(
     )
     seconds = time.perf_counter() - started
     epochs_run = len(history.history.get("loss", []))  # in this process
-    epochs = history.epoch[-1] + 1 if history.epoch else epochs_run  # a resumed run's too
+    # counted from the run's start; a resumed run whose last epoch had ended runs none here
+    epochs = history.epoch[-1] + 1 if history.epoch else done_before
     if distribute.is_multi_worker(strategy):
         # after training the workers part: the chief scores and exports a copy of the model
         # built outside the strategy, so that nothing waits on the others' collective ops

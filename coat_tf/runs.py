@@ -11,14 +11,20 @@ States of a run folder (``python -m coat_tf.train --run-dir DIR``):
   progress (a backup, best weights, or ``trained.json``: training had ended and the evaluation
   was killed) only ``--resume`` continues it, so a typing slip cannot
   wipe hours of training; without any, a new run simply starts over.
+
+Before any of these is judged, the folder's claim (:mod:`coat_tf.claims`) is looked at: a run
+folder that a live process holds is in use, whatever its files look like.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import time
 from pathlib import Path
 
+from coat_tf.claims import CLAIM_FILE, holder
 from coat_tf.failures import FAILURE_FILE
 
 CONFIG_FILE = "config.json"
@@ -26,6 +32,10 @@ METRICS_FILE = "metrics.json"
 #: Written when training ends (before the test evaluation): a run killed after it resumes
 #: with its best weights and goes straight to the evaluation.
 TRAINED_FILE = "trained.json"
+#: The state of a WMF run after each ALS iteration.
+WMF_STATE = "wmf_state.npz"
+#: The epoch of Keras' ``BackupAndRestore`` checkpoint (counted from 0).
+_BACKUP_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 #: What a run writes into its folder (moved aside together when a failed run is replaced).
 RUN_FILES = (
     CONFIG_FILE,
@@ -35,7 +45,7 @@ RUN_FILES = (
     "best.json",
     "best",
     "backup",
-    "wmf_state.npz",
+    WMF_STATE,
     "tensorboard",
 )
 
@@ -79,18 +89,54 @@ def has_progress(run_dir: str | Path) -> bool:
     return backup.is_dir() and any(backup.rglob("*"))
 
 
+def epochs_trained(run_dir: str | Path) -> tuple[int, bool]:
+    """How many epochs (ALS iterations for WMF) a run has finished, and whether its training
+    has ended (``trained.json``: only the evaluation is left). ``(0, False)`` for a new run.
+
+    Read from ``trained.json``, else from the backup ``--resume`` continues from (the Keras
+    models') or ``wmf_state.npz`` (WMF); an unreadable one counts as no epoch.
+    """
+    run_dir = Path(run_dir)
+    try:
+        return int(json.loads((run_dir / TRAINED_FILE).read_text())["epochs"]), True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    done = 0
+    if (run_dir / WMF_STATE).is_file():
+        import numpy as np
+
+        try:
+            with np.load(run_dir / WMF_STATE) as state:
+                done = int(state["iterations"])
+        except (OSError, ValueError, KeyError):
+            pass
+    backup = run_dir / "backup" / "chief"
+    if backup.is_dir():
+        import tensorflow as tf
+
+        try:
+            latest = tf.train.latest_checkpoint(str(backup))
+            if latest:
+                epoch = tf.train.load_checkpoint(latest).get_tensor(_BACKUP_EPOCH)
+                done = max(done, int(epoch) + 1)
+        except (tf.errors.OpError, ValueError):
+            pass
+    return done, False
+
+
 def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:
     """Check that a run (or ``--resume``) may start in ``run_dir``; make room if needed.
 
     Returns a note to print (a failed run was moved aside), or ``None``.
 
     Raises:
-        RunDirError: the folder is not a folder, holds a finished run, holds nothing to
-            resume, or holds an unfinished run with progress and ``resume`` is false.
+        RunDirError: the folder is not a folder or cannot be written, a live process holds
+            it, it holds a finished run, holds nothing to resume, or holds an unfinished run
+            with progress and ``resume`` is false.
     """
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirError(f"--run-dir {run_dir}: is a file, not a folder")
+    check_writable_folder(run_dir, "--run-dir")
+    _check_not_in_use(run_dir)
     state = run_state(run_dir)
     if state == FINISHED:
         what = "nothing to resume" if resume else "it is never overwritten"
@@ -136,6 +182,49 @@ def check_same_data(
         f"now holds content hash {current} (rebuilt by prepare --overwrite?); it cannot go "
         "on with other data: start a new run, or resume on the data it started on"
     )
+
+
+def check_writable_folder(folder: str | Path, option: str) -> None:
+    """Check, without creating anything, that ``folder`` is (or can be made as) a folder this
+    process can write in: the first of it and its parents that exists must be a writable
+    folder.
+
+    Raises:
+        RunDirError: naming ``option``, the path in the way and why.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunDirError(f"{option} {folder}: is a file, not a folder")
+    existing = folder
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if existing != folder and not existing.is_dir():
+        raise RunDirError(f"{option} {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunDirError(
+            f"{option} {folder}: cannot write in {existing} (permission denied or a "
+            "read-only file system)"
+        )
+
+
+def _check_not_in_use(run_dir: Path) -> None:
+    """Refuse a run folder that a live process holds, naming the process."""
+    claim_file = run_dir / CLAIM_FILE
+    if os.path.lexists(claim_file) and not claim_file.is_file():
+        raise RunDirError(
+            f"{claim_file}: is not a file (a folder?); it must be the run's claim file: "
+            "remove it, or choose another --run-dir"
+        )
+    try:
+        who = holder(run_dir)
+    except OSError as error:
+        raise RunDirError(f"{claim_file}: cannot read it ({error.strerror or error})") from None
+    if who is not None:
+        raise RunDirError(
+            f"--run-dir {run_dir} is claimed by {who}, a live process training there (one "
+            "process at a time trains in a run folder); wait for it to end or choose another "
+            "--run-dir"
+        )
 
 
 def _set_aside(run_dir: Path) -> Path:

@@ -35,7 +35,15 @@ from coat_tf.config import ModelConfig, RunConfig
 from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.models import MODELS
-from coat_tf.runs import METRICS_FILE, check_same_data, prepare_run_dir
+from coat_tf.runs import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    RunDirError,
+    check_same_data,
+    check_writable_folder,
+    epochs_trained,
+    prepare_run_dir,
+)
 from coat_tf.schema import MFCC
 
 if TYPE_CHECKING:
@@ -191,9 +199,43 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
+def resumed_run(
+    run: RunConfig, run_dir: Path, epochs_option: int | None
+) -> tuple[RunConfig, str | None]:
+    """The run ``--resume`` continues in ``run_dir``, checked against the epochs it has
+    trained already, and a note to print (or ``None``).
+
+    A run whose training has ended is evaluated and finished as it is: an ``--epochs`` is
+    ignored (with a note), so ``config.json`` keeps the count it was trained under. A run
+    that has trained more epochs than ``run.train.epochs`` and not ended is refused.
+
+    Raises:
+        RunDirError: the run is past ``run.train.epochs``.
+        ValueError: the run's ``config.json`` is unreadable or bad.
+    """
+    done, ended = epochs_trained(run_dir)
+    saved = cfg.load(RunConfig, run_dir / CONFIG_FILE).train.epochs
+    if ended:
+        if epochs_option is None or epochs_option == saved:
+            return run, None
+        note = (
+            f"note: the training of {run_dir} ended after {done} epochs; --epochs "
+            f"{epochs_option} is ignored and the run is evaluated and finished"
+        )
+        return dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=saved)), note
+    if done > run.train.epochs:
+        raise RunDirError(
+            f"--resume: the run in {run_dir} has already trained {done} epochs, more than "
+            f"the {run.train.epochs} asked (--epochs); resume it without --epochs to train up "
+            f"to its own {saved}, or with --epochs {done} or more"
+        )
+    return run, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the main job; returns the exit status: 0 done, 1 the run failed (``failure.json``
-    in the run folder says why), 2 bad input (options, config, data set or run folder)."""
+    in the run folder says why), 2 bad input (options, config, data set or run folder), 130
+    interrupted (Ctrl-C; ``--resume`` continues the run)."""
     args = build_parser().parse_args(argv)
     if args.resume and not args.run_dir:
         print("error: --resume needs --run-dir (the run to continue)", file=sys.stderr)
@@ -211,10 +253,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = resolve_config(args)
         run_dir = Path(args.run_dir or f"runs/{run.model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
         note = prepare_run_dir(run_dir, args.resume) if chief else None
+        if args.resume:
+            run, note = resumed_run(run, run_dir, args.epochs)
+        if chief and not args.no_export:
+            check_writable_folder(args.export_dir, "--export-dir")
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    try:
+        return load_and_train(args, run, run_dir, note, chief)
+    except KeyboardInterrupt:  # Ctrl-C: the backup of the last finished epoch is kept
+        if (run_dir / CONFIG_FILE).is_file():
+            print(f"interrupted: resume with --resume --run-dir {run_dir}", file=sys.stderr)
+        else:
+            print("interrupted before the run started: nothing to resume", file=sys.stderr)
+        return 130
 
+
+def load_and_train(
+    args: argparse.Namespace, run: RunConfig, run_dir: Path, note: str | None, chief: bool
+) -> int:
+    """Load the data set, claim ``run_dir`` and train in it; the exit status of :func:`main`."""
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
     from coat_tf.models import get_spec
@@ -258,7 +317,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"error: {busy}; one process at a time trains in a run folder", file=sys.stderr
                 )
                 return 2
+            except OSError as error:
+                print(f"error: --run-dir {run_dir}: {_os_reason(error)}", file=sys.stderr)
+                return 2
         return train_in_folder(args, run, run_dir, data, strategy, chief)
+
+
+def _os_reason(error: OSError) -> str:
+    """``PATH: reason`` of a failed file operation, for a one-line message."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
 
 
 def train_in_folder(
@@ -277,8 +345,12 @@ def train_in_folder(
     from coat_tf.trained import RunError
 
     if chief:
-        (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a resumed failed run: a new chance
-        cfg.save(run, run_dir / "config.json")
+        try:
+            (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a resumed failed run: a chance
+            cfg.save(run, run_dir / "config.json")
+        except OSError as error:
+            print(f"error: --run-dir {run_dir}: {_os_reason(error)}", file=sys.stderr)
+            return 2
     try:
         metrics, _ = train_and_evaluate(
             run,
@@ -296,7 +368,15 @@ def train_in_folder(
         if not chief:
             print(f"error: {describe(error)}", file=sys.stderr)
             return 1
-        report = write_failure_report(run_dir, error)
+        try:
+            report = write_failure_report(run_dir, error)
+        except OSError as unwritable:  # the folder itself refuses writes now
+            print(
+                f"error: {describe(error)}\nthe run failed; its failure report could not be "
+                f"written ({_os_reason(unwritable)})",
+                file=sys.stderr,
+            )
+            return 1
         print(f"error: {describe(error)}\nthe run failed; see {report}", file=sys.stderr)
         return 1
     if not chief:

@@ -1397,3 +1397,197 @@ CASES += [
         ("test_every_epoch", "popularity has no epochs"),
     ),
 ]
+
+# train: config files, seeds, run and export folders
+
+
+def _train_with_config(text: str) -> Callable[[Env], list[str]]:
+    return lambda env: _train(
+        env, "--data", str(env.data), "--config", str(env.write("run.json", text))
+    )
+
+
+def _no_run_dir(env: Env) -> None:
+    _nothing_created(env.tmp / "run")
+
+
+def _claim_lock_is_a_folder(env: Env) -> list[str]:
+    (env.tmp / "run" / "claim.lock").mkdir(parents=True)
+    return _train(env, "--data", str(env.data))
+
+
+CASES += [
+    Case(
+        "config-a-bare-number",
+        "train",
+        _train_with_config("3"),
+        2,
+        ("run.json", "RunConfig expects a JSON object, got a number"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-null",
+        "train",
+        _train_with_config("null"),
+        2,
+        ("run.json", "expects a JSON object, got null"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-a-list",
+        "train",
+        _train_with_config('[{"model_name": "gmf"}]'),
+        2,
+        ("run.json", "expects a JSON object, got a list"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-train-section-a-number",
+        "train",
+        _train_with_config('{"train": 5}'),
+        2,
+        ("run.json: train: TrainConfig expects a JSON object, got a number",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-epochs-text",
+        "train",
+        _train_with_config('{"train": {"epochs": "3"}}'),
+        2,
+        ("run.json: train: epochs must be a positive integer, got '3'",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-epochs-an-object",
+        "train",
+        _train_with_config('{"train": {"epochs": {"max": 3}}}'),
+        2,
+        ("run.json: train: epochs must be a positive integer",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-batch-size-a-bool",
+        "train",
+        _train_with_config('{"train": {"batch_size": true}}'),
+        2,
+        ("run.json: train: batch_size must be a positive integer, got True",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-learning-rate-a-list",
+        "train",
+        _train_with_config('{"train": {"learning_rate": [0.001]}}'),
+        2,
+        ("run.json: train: learning_rate must be a finite positive number", "[0.001]"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-unknown-top-level-key",
+        "train",
+        _train_with_config('{"epochs": 3}'),
+        2,
+        ("run.json", "unknown RunConfig field(s): epochs"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-model-name-unknown",
+        "train",
+        _train_with_config('{"model_name": "bert"}'),
+        2,
+        ("run.json: model_name: unknown model 'bert'", "choose one of coat"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-model-name-a-number",
+        "train",
+        _train_with_config('{"model_name": 3}'),
+        2,
+        ("run.json: model_name must be a model name, got 3",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-data-dir-a-number",
+        "train",
+        _train_with_config('{"data_dir": 5}'),
+        2,
+        ("run.json: data_dir must be a folder or null, got 5",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "config-seed-out-of-range",
+        "train",
+        _train_with_config('{"train": {"seed": 4294967296}}'),
+        2,
+        ("run.json: train: seed must be in 0..4294967295",),
+        check=_no_run_dir,
+    ),
+    Case(
+        "train-seed-negative",
+        "train",
+        _train_on_data("--seed", "-1"),
+        2,
+        ("seed must be in 0..4294967295", "got -1"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "train-seed-past-2-to-the-32",
+        "train",
+        _train_on_data("--seed", str(2**32)),
+        2,
+        ("seed must be in 0..4294967295", "got 4294967296"),
+        check=_no_run_dir,
+    ),
+]
+
+CASES += [
+    Case(
+        "run-dir-parent-is-a-file",
+        "train",
+        lambda env: [
+            *_train(env, "--data", str(env.data))[2:],
+            "--run-dir",
+            str(env.write("blocker", "") / "run"),
+        ],
+        2,
+        ("--run-dir", "blocker is a file, not a folder"),
+        check=lambda env: _nothing_created(env.tmp / "blocker" / "run"),
+    ),
+    Case(
+        "claim-lock-is-a-folder",
+        "train",
+        _claim_lock_is_a_folder,
+        2,
+        ("run/claim.lock", "is not a file", "remove it"),
+        check=lambda env: _nothing_created(env.tmp / "run" / "config.json"),
+    ),
+    Case(
+        "export-dir-is-a-file",
+        "train",
+        lambda env: [
+            *_train(env, "--data", str(env.data))[:2],
+            "--quiet",
+            "--data",
+            str(env.data),
+            "--export-dir",
+            str(env.write("exports", "")),
+        ],
+        2,
+        ("--export-dir", "exports: is a file, not a folder"),
+        check=_no_run_dir,
+    ),
+    Case(
+        "export-dir-parent-is-a-file",
+        "train",
+        lambda env: [
+            *_train(env, "--data", str(env.data))[:2],
+            "--quiet",
+            "--data",
+            str(env.data),
+            "--export-dir",
+            str(env.write("exports", "") / "saved"),
+        ],
+        2,
+        ("--export-dir", "exports is a file, not a folder"),
+        check=_no_run_dir,
+    ),
+]

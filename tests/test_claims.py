@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from coat_tf.claims import CLAIM_FILE, Busy, claim
+from coat_tf.claims import CLAIM_FILE, Busy, claim, holder
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="claims guard nothing without fcntl"
@@ -58,3 +59,17 @@ def test_another_process_holds_a_claim_until_it_dies(tmp_path) -> None:
     assert (tmp_path / CLAIM_FILE).exists()  # killed: the file stays, the lock does not
     with claim(tmp_path):
         assert f"process {os.getpid()}" in (tmp_path / CLAIM_FILE).read_text()
+
+
+def test_holder_names_the_live_holder_without_claiming(tmp_path) -> None:
+    run = tmp_path / "run"
+    assert holder(run) is None and not run.exists()  # looks, creates nothing
+    with claim(run):
+        assert holder(run) == f"process {os.getpid()} on {socket.gethostname()}"
+        (run / CLAIM_FILE).write_text("")  # a holder that wrote no name yet
+        assert holder(run) == "another process"
+    run.mkdir(exist_ok=True)
+    (run / CLAIM_FILE).write_text("process 1 on gone\n")  # left by a killed process
+    assert holder(run) is None
+    with claim(run):  # the look took nothing
+        pass

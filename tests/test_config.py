@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -73,3 +74,65 @@ def test_itemknn_neighbours_round_trip_and_validation(tmp_path) -> None:
         cfg.from_dict(RunConfig, {"model": {"itemknn": {"neighbours": 0}}})
     with pytest.raises(ValueError, match="itemknn: unknown ItemKnnConfig field"):
         cfg.from_dict(ModelConfig, {"itemknn": {"k": 5}})
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("3", "RunConfig expects a JSON object, got a number"),
+        ("null", "RunConfig expects a JSON object, got null"),
+        ("[1, 2]", "RunConfig expects a JSON object, got a list"),
+        ('{"train": null}', "train: TrainConfig expects a JSON object, got null"),
+        ('{"train": {"epochs": "3"}}', "train: epochs must be a positive integer, got '3'"),
+        ('{"train": {"epochs": {"n": 3}}}', "train: epochs must be a positive integer"),
+        ('{"train": {"epochs": true}}', "train: epochs must be a positive integer, got True"),
+        ('{"train": {"learning_rate": [0.1]}}', "train: learning_rate must be a finite positive"),
+        ('{"train": {"seed": -1}}', "train: seed must be in 0..4294967295"),
+        ('{"train": {"pretrain_alpha": true}}', "train: pretrain_alpha must be in [0, 1]"),
+        ('{"train": {"pretrain_gmf": 1, "pretrain_mlp": 2}}', "train: pretrain_gmf must be a run"),
+        ('{"model": {"embedding_init_std": true}}', "model: embedding_init_std must be a finite"),
+        ('{"model": {"dropout": false}}', "model: dropout must be in [0, 1), got False"),
+        ('{"model_name": "bert"}', "model_name: unknown model 'bert'; choose one of coat"),
+        ('{"model_name": ["gmf"]}', "model_name must be a model name, got ['gmf']"),
+        ('{"data_dir": 5}', "data_dir must be a folder or null, got 5"),
+        ('{"epochs": 3}', "unknown RunConfig field(s): epochs"),
+    ],
+)
+def test_a_badly_shaped_config_file_is_named_with_its_key(tmp_path, text: str, words: str) -> None:
+    """Every error of a config file starts with the file and names the key at fault."""
+    path = tmp_path / "run.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as error:
+        cfg.load(RunConfig, path)
+    assert str(error.value).startswith(f"{path}: ")
+    assert words in str(error.value)
+
+
+@dataclass
+class _Unchecked:
+    """A config whose fields have no checks of their own."""
+
+    count: int = 1
+    rate: float = 0.5
+    name: str | None = None
+    flag: bool = False
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"count": "3"}, "count must be an integer, got '3' (a string)"),
+        ({"count": 2.0}, "count must be an integer, got 2.0 (a number)"),
+        ({"count": True}, "count must be an integer, got True (true or false)"),
+        ({"rate": [0.1]}, "rate must be a number, got [0.1] (a list)"),
+        ({"rate": {"a": 1}}, "rate must be a number, got {'a': 1} (an object)"),
+        ({"name": 5}, "name must be a string or null, got 5 (a number)"),
+        ({"flag": "yes"}, "flag must be true or false, got 'yes' (a string)"),
+    ],
+)
+def test_a_value_of_the_wrong_json_kind_is_refused_by_its_annotation(data, words: str) -> None:
+    """A field without checks of its own still gets a value of the kind its annotation says."""
+    with pytest.raises(ValueError) as error:
+        cfg.from_dict(_Unchecked, data)
+    assert words in str(error.value)
+    assert cfg.from_dict(_Unchecked, {"count": 2, "rate": 1, "name": None}).rate == 1

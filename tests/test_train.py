@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -18,10 +19,13 @@ from coat_tf import config as cfg
 from coat_tf.callbacks import BestWeights, StopWithoutImprovement
 from coat_tf.claims import claim
 from coat_tf.config import RunConfig
+from coat_tf.runs import epochs_trained
 from coat_tf.train import DEMO_EMBEDDING_SIZE, build_parser, main, resolve_config
 from tests.tiny_data import prepare_tiny
 
 FAST = ["--epochs", "2", "--batch-size", "256", "--embedding-size", "8", "--quiet"]
+#: For the checks that should stop before training: short if they do not.
+ONE_EPOCH = ["--model", "gmf", "--epochs", "1", "--embedding-size", "8", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -380,3 +384,165 @@ def test_a_damaged_fitted_state_is_named_when_read_back(tmp_path: Path) -> None:
     (tmp_path / "best" / "state.npz").write_bytes(b"\x00")
     with pytest.raises(RunError, match="state.npz: not a readable PopularityRecommender state"):
         load_recommender(tmp_path)
+
+
+def test_ctrl_c_keeps_the_run_resumable_and_resume_counts_its_epochs(
+    tiny: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Ctrl-C after epoch 2: one line, status 130, the backup kept. A resume then never
+    counts 0 epochs: past its --epochs it is refused, at them it is evaluated, and a run whose
+    training ended is evaluated whatever --epochs says, its config.json left as trained."""
+    import tensorflow as tf
+
+    class CtrlC(tf.keras.callbacks.TensorBoard):  # the last callback: after the backup
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            super().on_epoch_end(epoch, logs)
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(tf.keras.callbacks, "TensorBoard", CtrlC)
+    run_dir = tmp_path / "run"
+    argv = ["--data", str(tiny), "--model", "gmf", "--run-dir", str(run_dir), "--no-export"]
+    options = ["--embedding-size", "8", "--patience", "10", "--no-full-catalogue", "--quiet"]
+    assert main([*argv, *options, "--epochs", "4"]) == 130
+    assert capsys.readouterr().err == f"interrupted: resume with --resume --run-dir {run_dir}\n"
+    assert epochs_trained(run_dir) == (2, False)  # the backup of epoch 2 is kept
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "claim.lock").exists()
+    monkeypatch.undo()
+
+    resume = ["--run-dir", str(run_dir), "--resume", "--no-export", "--no-full-catalogue"]
+    assert main([*resume, "--quiet", "--epochs", "1"]) == 2
+    assert "has already trained 2 epochs, more than the 1 asked" in capsys.readouterr().err
+    assert cfg.load(RunConfig, run_dir / "config.json").train.epochs == 4  # untouched
+    assert main([*resume, "--quiet", "--epochs", "2"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["epochs"], metrics["epochs_this_process"]) == (2, 0)
+    assert epochs_trained(run_dir) == (2, True)
+
+    (run_dir / "metrics.json").unlink()  # killed during the evaluation
+    assert main([*resume, "--quiet", "--epochs", "1"]) == 0
+    assert "ended after 2 epochs; --epochs 1 is ignored" in capsys.readouterr().err
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 2
+    assert cfg.load(RunConfig, run_dir / "config.json").train.epochs == 2
+
+
+def test_a_run_folder_in_use_names_its_process(tiny: Path, tmp_path: Path, capsys) -> None:
+    """A live process trains in the folder: a plain run says so (not "killed?"), naming it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    (run_dir / "best.json").write_text('{"epoch": 3, "val_ndcg": 0.2}')  # as mid-training
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", *ONE_EPOCH]
+    with claim(run_dir):
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"is claimed by process {os.getpid()} on " in err and "live process" in err
+    assert "killed" not in err and "--resume" not in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["run-dir", "export-dir"])
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(
+    tiny: Path, tmp_path: Path, capsys, monkeypatch, where: str
+) -> None:
+    """Permission denied or a read-only file system (the tests run as root, so the check is
+    told so): one line naming the folder, status 2, nothing written."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(path) != blocked and real_access(path, mode)
+    )
+    run_dir = blocked / "run" if where == "run-dir" else tmp_path / "run"
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), *ONE_EPOCH]
+    assert main([*argv, "--export-dir", str(blocked / "saved")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --{where} ") and f"cannot write in {blocked}" in err
+    assert len(err.splitlines()) == 1
+    assert not run_dir.exists() and list(blocked.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("coat_tf.train.claim", PermissionError(errno.EACCES, "Permission denied")),
+        ("coat_tf.config.atomic_write_text", OSError(errno.EROFS, "Read-only file system")),
+    ],
+)
+def test_a_write_refused_in_the_run_folder_names_the_path(
+    tiny: Path, tmp_path: Path, capsys, monkeypatch, target: str, error: OSError
+) -> None:
+    """The system refuses the claim or config.json after the checks: still one line."""
+    run_dir = tmp_path / "run"
+    path = run_dir / ("claim.lock" if "claim" in target else "config.json")
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise type(error)(error.errno, error.strerror, str(path))
+
+    monkeypatch.setattr(target, refuse)
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", *ONE_EPOCH]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --run-dir {run_dir}: {path}: {error.strerror}\n"
+    assert not (run_dir / "config.json").exists()
+
+
+def test_a_run_folder_that_refuses_writes_mid_run_fails_without_a_traceback(
+    tiny: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The folder turns read-only during training: the failure report cannot be written
+    either, and the run still ends with status 1 and its reasons, not a traceback."""
+    from coat_tf import runner
+
+    run_dir = tmp_path / "run"
+
+    def refused(name: str):  # noqa: ANN202
+        def write(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            raise OSError(errno.EROFS, "Read-only file system", str(run_dir / name))
+
+        return write
+
+    monkeypatch.setattr(runner, "train_and_evaluate", refused("backup"))
+    monkeypatch.setattr("coat_tf.train.write_failure_report", refused("failure.json"))
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", *ONE_EPOCH]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"Read-only file system: '{run_dir / 'backup'}'" in err
+    assert f"could not be written ({run_dir / 'failure.json'}: Read-only file system)" in err
+
+
+def test_epochs_trained_reads_a_wmf_run_and_a_finished_training(tmp_path: Path) -> None:
+    """How far a run got, for the models without a Keras backup too."""
+    import numpy as np
+
+    assert epochs_trained(tmp_path) == (0, False)
+    np.savez(tmp_path / "wmf_state.npz", users=np.zeros(1), songs=np.zeros(1), iterations=5)
+    assert epochs_trained(tmp_path) == (5, False)
+    (tmp_path / "trained.json").write_text('{"epochs": 7}')
+    assert epochs_trained(tmp_path) == (7, True)
+
+
+def test_a_real_ctrl_c_exits_130_with_one_line(tiny: Path, tmp_path: Path) -> None:
+    """SIGINT, as a terminal's Ctrl-C sends it, to a training process after its first backup."""
+    run_dir = tmp_path / "run"
+    argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", "--model", "gmf"]
+    argv += ["--embedding-size", "8", "--epochs", "50", "--patience", "50", "--quiet"]
+    argv += ["--batch-size", "64", "--no-xla"]
+    process = subprocess.Popen(
+        _python(f"import sys; from coat_tf.train import main; sys.exit(main({argv!r}))"),
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 240
+    while not list((run_dir / "backup").rglob("checkpoint")):
+        assert process.poll() is None, process.stderr.read()
+        assert time.time() < deadline, "no backup written"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err == f"interrupted: resume with --resume --run-dir {run_dir}\n"
+    assert epochs_trained(run_dir)[0] >= 1 and not (run_dir / "metrics.json").exists()
