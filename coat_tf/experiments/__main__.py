@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
+from coat_tf import folder_kinds
 from coat_tf.experiments.plan import EXPERIMENTS, PRETRAINED, plan, read_overrides
 
 TITLES = {
@@ -72,6 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     models = list(args.models or EXPERIMENTS[args.experiment])
     out = Path(args.out or f"experiments/{args.experiment}")
+    try:  # a search's folder is not an experiment's (both write results.csv)
+        folder_kinds.check_kind(out, "--out", folder_kinds.EXPERIMENTS)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.report_only:
         return report_only(args, models, out)
     from coat_tf.data import DataError, PreparedDataset
