@@ -23,12 +23,14 @@ from coat_tf.recommend import main as recommend_main
 from coat_tf.train import main as train_main
 from tests.bad_input_cases import CASES, Case, Env
 from tests.tiny_data import prepare_tiny
+from tuning.search import main as tune_main
 
 MAINS: dict[str, Callable[[list[str]], int]] = {
     "train": train_main,
     "prepare": data_main,
     "chords": chords_main,
     "recommend": recommend_main,
+    "tune": tune_main,
 }
 
 
