@@ -4,7 +4,8 @@ its protocol without training (so that the search's handling of each outcome is 
 By the configuration's batch size: 16 diverges (``failure.json``, exit status 3), 32 is killed
 by SIGKILL (as the out-of-memory killer would), 48 crashes (a traceback, exit status 1); 56
 runs the real trial (:mod:`tuning.trial`) on a full disk (training raises ``ENOSPC``), 72 too,
-and there even ``failure.json`` cannot be written; any other scores ``1 / batch size``, once
+and there even ``failure.json`` cannot be written; 88 writes a ``metrics.json`` without
+figures; any other scores ``1 / batch size``, once
 the file named by ``$FAKE_TRIAL_GATE`` exists where that variable is set."""
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def main(run_dir: Path) -> int:
         raise RuntimeError("a bug in the trial")
     if batch in (56, 72):
         return full_disk(run_dir, failure_written=batch == 56)
+    if batch == 88:  # a metrics.json without the validation figures
+        atomic_write_text(run_dir / "metrics.json", "{}")
+        return 0
     wait_for_gate()
     metrics = {
         "validation": {"hr": 0.5, "ndcg": 1 / batch},

@@ -423,6 +423,16 @@ def test_a_full_disk_fails_the_trial_not_the_search(
     assert cfg.load(RunConfig, folder / "best_config.json").train.batch_size == 64
 
 
+def test_a_trial_failed_by_the_search_process_has_its_reason(tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "64", "88"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(folder)]
+    with trial_module("tests.fake_trial"):  # 88's metrics.json has no figures
+        assert main([*argv, "--quiet"]) == 0
+    rows = {row["batch_size"]: row for row in read_csv(folder / "results.csv")}
+    assert rows["88"]["status"] == "FAILED" and "KeyError: 'validation'" in rows["88"]["reason"]
+
+
 def test_a_full_disk_in_the_search_process_stops_it_with_one_line(
     tiny: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:

@@ -120,6 +120,7 @@ class SearchTuner(BaseTuner):
 
     def on_trial_end(self, trial) -> None:  # noqa: ANN001
         super().on_trial_end(trial)  # the oracle records it (and saves its state)
+        self._record_unexplained_failure(trial.trial_id)
         rows = self.write_outputs()
         if self.progress:
             print(self.progress_line(trial.trial_id, rows), flush=True)
@@ -181,6 +182,16 @@ class SearchTuner(BaseTuner):
             f"trial {trial.trial_id}: its process ({' '.join(command)}) ended with status "
             f"{status}; the end of {run_dir / TRIAL_LOG}:\n{tail}"
         )
+
+    def _record_unexplained_failure(self, trial_id: str) -> None:
+        """A trial that failed on an error of the search's own (keras-tuner keeps only its
+        traceback): its ``failure.json`` from that, so that the table gives the reason."""
+        trial = self.oracle.trials[trial_id]
+        run_dir = self.run_dir(trial_id)
+        if trial.status != results.FAILED or (run_dir / FAILURE_FILE).is_file():
+            return
+        lines = (trial.message or "").strip().splitlines()
+        _record_failure(run_dir, RunFailed(lines[-1] if lines else "the trial failed"))
 
     @staticmethod
     def _reason(run_dir: Path) -> str:
