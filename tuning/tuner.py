@@ -86,7 +86,7 @@ class SearchTuner(BaseTuner):
             super().__init__(
                 oracle, directory=str(self.folder.parent), project_name=self.folder.name
             )
-        self.lost = self.run_lost_trials_again()
+        self.run_lost_trials_again()
 
     def run_lost_trials_again(self) -> list[str]:
         """Queue again the trials that ended but whose outcome is gone (their run folder, or
