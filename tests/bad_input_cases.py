@@ -1591,3 +1591,75 @@ CASES += [
         check=_no_run_dir,
     ),
 ]
+
+
+# tuning.search
+def _tune(env: Env, folder: Path | None = None, *options: str) -> list[str]:
+    folder = folder or env.tmp / "search"
+    grid = ["--batch-size", "64", "--learning-rate", "0.001", "--embedding-size", "8"]
+    argv = ["--data", str(env.data), "--model", "gmf", *grid, "--epochs", "1", "--quiet"]
+    return [*argv, "--dir", str(folder), *options]
+
+
+def _tune_in(make: Callable[[Env], Path]) -> Callable[[Env], list[str]]:
+    return lambda env: _tune(env, make(env))
+
+
+def _claim_lock_folder(env: Env) -> Path:
+    (env.tmp / "search" / "claim.lock").mkdir(parents=True)
+    return env.tmp / "search"
+
+
+def _experiments_out(env: Env) -> Path:
+    (env.tmp / "fig2" / "runs" / "gmf" / "f8" / "seed0").mkdir(parents=True)
+    return env.tmp / "fig2"
+
+
+CASES += [
+    Case(
+        "tune-seed-negative",
+        "tune",
+        lambda env: _tune(env, None, "--seed", "-1"),
+        2,
+        ("--seed -1", "between 0 and 4294967295"),
+        lambda env: _nothing_created(env.tmp / "search"),
+    ),
+    Case(
+        "tune-seed-above-2-32",
+        "tune",
+        lambda env: _tune(env, None, "--seed", str(2**32)),
+        2,
+        ("--seed 4294967296", "between 0 and 4294967295"),
+        lambda env: _nothing_created(env.tmp / "search"),
+    ),
+    Case(
+        "tune-dir-is-a-file",
+        "tune",
+        _tune_in(lambda env: env.write("search", "not a folder")),
+        2,
+        ("--dir", "search: is a file"),
+    ),
+    Case(
+        "tune-dir-below-a-file",
+        "tune",
+        _tune_in(lambda env: env.write("blocker", "not a folder") / "search"),
+        2,
+        ("--dir", "blocker/search: cannot write there", "Not a directory"),
+    ),
+    Case(
+        "tune-claim-lock-is-a-folder",
+        "tune",
+        _tune_in(_claim_lock_folder),
+        2,
+        ("--dir", "cannot write there", "claim.lock: Is a directory"),
+        lambda env: _nothing_created(env.tmp / "search" / "search.json"),
+    ),
+    Case(
+        "tune-dir-is-an-experiments-folder",
+        "tune",
+        _tune_in(_experiments_out),
+        2,
+        ("--dir", "fig2: is an experiments folder"),
+        lambda env: _nothing_created(env.tmp / "fig2" / "search.json"),
+    ),
+]

@@ -24,6 +24,7 @@ from coat_tf.recommend import main as recommend_main
 from coat_tf.train import main as train_main
 from tests.bad_input_cases import CASES, Case, Env
 from tests.tiny_data import prepare_tiny
+from tuning.search import main as tune_main
 
 MAINS: dict[str, Callable[[list[str]], int]] = {
     "train": train_main,
@@ -31,6 +32,7 @@ MAINS: dict[str, Callable[[list[str]], int]] = {
     "chords": chords_main,
     "recommend": recommend_main,
     "experiments": experiments_main,
+    "tune": tune_main,
 }
 
 

@@ -1,11 +1,13 @@
 """python -m tuning.search end to end on tiny data: the table, the best configuration and its
 round trip through the training command, the HParams logs, WMF's own grid, failed trials,
-option errors, and a SIGKILL followed by the same command."""
+option errors, a SIGKILL followed by the same command, two searches on one folder, trials
+whose results were deleted, and a full disk."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -333,3 +335,153 @@ def test_killed_search_resumes_with_only_the_second_trial(tiny: Path, tmp_path: 
         if p.name.startswith(".") or "_temp" in p.name or p.suffix in (".tmp", ".partial")
     ]
     assert leftovers == []
+
+
+def search_process(argv: list[str], **env: str) -> subprocess.Popen:
+    """``python -m tuning.search argv`` in a process of its own, its trials run by
+    ``tests/fake_trial.py``."""
+    code = (
+        "import sys, tuning.search, tuning.tuner; tuning.tuner.TRIAL_MODULE = 'tests.fake_trial'; "
+        "sys.exit(tuning.search.main(sys.argv[1:]))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        env={**os.environ, "PYTHONPATH": str(Path.cwd()), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_second_search_on_the_same_folder_is_refused(tiny: Path, tmp_path: Path) -> None:
+    """Two searches on one --dir: the second stops at once naming the first, which finishes."""
+    folder, gate = tmp_path / "search", tmp_path / "gate"
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "64", "128"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(folder)]
+    first = search_process(argv, FAKE_TRIAL_GATE=str(gate))
+    try:
+        deadline = time.time() + 300
+        while not (folder / "trial_0" / "run" / "config.json").is_file():  # its first trial
+            assert first.poll() is None, first.stderr.read()[-3000:]
+            assert time.time() < deadline, "the first search never started a trial"
+            time.sleep(0.1)
+        second = search_process(argv)
+        out, err = second.communicate(timeout=300)
+        assert second.returncode == 2, err[-3000:]
+        assert "Traceback" not in err
+        assert f"is claimed by process {first.pid} on " in err, err
+        assert "one search at a time" in err and len(err.strip().splitlines()) == 1
+        assert first.poll() is None  # the first goes on
+    finally:
+        gate.touch()
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    assert sorted(row["batch_size"] for row in read_csv(folder / "results.csv")) == ["128", "64"]
+    assert not (folder / "claim.lock").exists()  # released when the search ends
+
+
+def test_a_trial_whose_results_are_gone_runs_again(tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "16", "64", "128"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(folder)]
+    with trial_module("tests.fake_trial"):  # 16 diverges; 64 scores best
+        assert main([*argv, "--quiet"]) == 0
+    before = read_csv(folder / "results.csv")
+    best = (folder / "best_config.json").read_text()
+    by_batch = {row["batch_size"]: row["trial"] for row in before}
+    shutil.rmtree(folder / f"trial_{by_batch['64']}" / "run")  # the best's results
+    (folder / f"trial_{by_batch['16']}" / "run" / "failure.json").unlink()  # a failure's
+    shutil.rmtree(folder / f"trial_{by_batch['128']}")  # a whole trial, keras-tuner's file too
+    out = io.StringIO()
+    with trial_module("tests.fake_trial"), contextlib.redirect_stdout(out):
+        assert main(argv) == 0
+    progress = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert sorted(line.split()[1] for line in progress) == [
+        f"trial_{by_batch[batch]}" for batch in ("16", "64", "128")
+    ]  # those three again, and only those
+    assert read_csv(folder / "results.csv") == before
+    assert (folder / "best_config.json").read_text() == best
+    assert (folder / f"trial_{by_batch['64']}" / "hparams").is_dir()
+    # no trial with results: no best configuration
+    for trial in ("0", "1", "2"):
+        shutil.rmtree(folder / f"trial_{trial}" / "run")
+    with trial_module("no_such_module"), contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 1  # the first trial to run again crashes
+    assert not (folder / "best_config.json").exists()
+    assert read_csv(folder / "results.csv") == []
+
+
+def test_a_full_disk_fails_the_trial_not_the_search(
+    tiny: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import coat_tf.runner
+    from tuning.process import FAILED_STATUS
+    from tuning.trial import run_trial
+
+    def no_space(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "best/weights")
+
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", no_space)
+    cfg.save(RunConfig(data_dir=str(tiny)), tmp_path / "config.json")
+    assert run_trial(tmp_path) == FAILED_STATUS
+    failure = json.loads((tmp_path / "failure.json").read_text())
+    assert "No space left on device" in failure["message"]
+    assert not (tmp_path / "metrics.json").exists()
+    monkeypatch.undo()
+    # in the search: 56 and 72 run the real trial on a full disk (72: no failure.json either)
+    folder = tmp_path / "s"
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "56", "64", "72"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(folder)]
+    with trial_module("tests.fake_trial"):
+        assert main([*argv, "--quiet"]) == 0
+    rows = {row["batch_size"]: row for row in read_csv(folder / "results.csv")}
+    assert [rows[b]["status"] for b in ("56", "64", "72")] == ["FAILED", "COMPLETED", "FAILED"]
+    for batch in ("56", "72"):
+        assert "No space left on device" in rows[batch]["reason"], rows[batch]
+    assert cfg.load(RunConfig, folder / "best_config.json").train.batch_size == 64
+
+
+def test_a_trial_failed_by_the_search_process_has_its_reason(tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "64", "88"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(folder)]
+    with trial_module("tests.fake_trial"):  # 88's metrics.json has no figures
+        assert main([*argv, "--quiet"]) == 0
+    rows = {row["batch_size"]: row for row in read_csv(folder / "results.csv")}
+    assert rows["88"]["status"] == "FAILED" and "KeyError: 'validation'" in rows["88"]["reason"]
+
+
+def test_a_full_disk_in_the_search_process_stops_it_with_one_line(
+    tiny: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import tuning.results
+
+    def no_space(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "results.csv")
+
+    monkeypatch.setattr(tuning.results, "write_tables", no_space)
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "64"]
+    argv += ["--learning-rate", "0.001", "--embedding-size", "8", "--dir", str(tmp_path / "s")]
+    with trial_module("tests.fake_trial"):
+        assert main([*argv, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "No space left on device" in err and "run the same command again" in err
+    assert not (tmp_path / "s" / "claim.lock").exists()
+
+
+def test_a_folder_that_cannot_be_written_is_refused(
+    tiny: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import tuning.search
+
+    def denied(folder):  # noqa: ANN001, ANN202
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder / "claim.lock"))
+
+    monkeypatch.setattr(tuning.search, "claim", denied)
+    argv = ["--data", str(tiny), "--model", "gmf", "--batch-size", "64", "--quiet"]
+    assert main([*argv, "--dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --dir {tmp_path / 's'}: cannot write there")
+    assert "Permission denied" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s" / "search.json").exists()

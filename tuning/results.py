@@ -38,6 +38,20 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def has_outcome(status: str, run_dir: Path) -> bool:
+    """Whether a trial that ended with ``status`` still has its outcome in ``run_dir``: a
+    completed trial its ``config.json`` and a ``metrics.json`` with a validation NDCG, a
+    failed one its ``failure.json``. A trial without it (its run folder deleted) runs again."""
+    if status == FAILED:
+        return read_json(run_dir / FAILURE_FILE) is not None
+    metrics = read_json(run_dir / METRICS_FILE)
+    try:
+        score = metrics["validation"]["ndcg"]
+    except (KeyError, TypeError):
+        return False
+    return isinstance(score, int | float) and (run_dir / CONFIG_FILE).is_file()
+
+
 def trial_row(trial_id: str, status: str, values: dict, run_dir: Path) -> dict:
     """One row of the table: the trial, its values, and its figures or its failure."""
     row = {"trial": trial_id, "status": status, **values}

@@ -10,6 +10,8 @@ The search folder (``--dir``, default ``tuning_runs/<model>``) holds:
 
 - ``search.json``: the search's settings (model, data, grid, training settings); the same
   command continues the search in it, a different one is refused;
+- ``claim.lock``, while a search runs: it holds the folder (:mod:`coat_tf.claims`), and a
+  second search there stops at once, naming it;
 - ``oracle.json``, ``tuner0.json``: keras-tuner's state;
 - ``trial_<id>/``: keras-tuner's ``trial.json``, the trial's run folder ``run/``
   (``config.json``, ``metrics.json`` or ``failure.json``, ``best/``, ``tensorboard/``, and
@@ -22,12 +24,14 @@ The search folder (``--dir``, default ``tuning_runs/<model>``) holds:
   takes as it is and ``python -m coat_tf.experiments --tuned tuning_runs`` reads.
 
 Stopped at any point (Ctrl-C, SIGKILL), the same command continues: finished trials are not
-run again, a trial killed half-way continues from its last finished epoch.
+run again, a trial killed half-way continues from its last finished epoch, a trial whose
+results were deleted runs again. An experiments folder (:mod:`coat_tf.folder_kinds`) is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -35,13 +39,18 @@ from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
 from coat_tf import config as cfg
+from coat_tf import folder_kinds
+from coat_tf.claims import Busy, claim
 from coat_tf.config import ModelConfig, RunConfig, TrainConfig
+from coat_tf.failures import describe
 from coat_tf.fileio import atomic_write_text, remove_stale_temporaries
 from coat_tf.models import MODELS
 from coat_tf.schema import MFCC
 from tuning.grid import OPTIONS, Grid, grid_for
 
-SEARCH_FILE = "search.json"
+SEARCH_FILE = folder_kinds.SEARCH_FILES[0]
+#: the seeds TensorFlow and NumPy take
+SEED_RANGE = range(2**32)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,15 +105,21 @@ def search_settings(run: RunConfig, grid: Grid, data) -> dict:  # noqa: ANN001
     }
 
 
+def check_place(folder: Path) -> None:
+    """Raises ValueError if ``folder`` is a file or another command's folder."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--dir {folder}: is a file, not a folder")
+    folder_kinds.check_kind(folder, "--dir", folder_kinds.SEARCH)
+
+
 def check_folder(folder: Path, settings: dict) -> bool:
     """Whether ``folder`` holds this search already (True: resume it).
 
     Raises:
-        ValueError: ``folder`` is a file, or holds a search with other settings (naming them),
-            or holds keras-tuner files without ``search.json``.
+        ValueError: ``folder`` is a file, or an experiments folder, or holds a search with
+            other settings (naming them), or holds keras-tuner files without ``search.json``.
     """
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--dir {folder}: is a file, not a folder")
+    check_place(folder)
     path = folder / SEARCH_FILE
     if not path.is_file():
         if (folder / "oracle.json").exists():
@@ -123,9 +138,35 @@ def check_folder(folder: Path, settings: dict) -> bool:
     return True
 
 
+def check_seed(seed: int) -> None:
+    """Raises ValueError for a ``--seed`` that TensorFlow and NumPy cannot take."""
+    if seed not in SEED_RANGE:
+        raise ValueError(f"--seed {seed}: must be between 0 and {SEED_RANGE[-1]}")
+
+
+def hold_folder(folder: Path, held: contextlib.ExitStack) -> None:
+    """Make ``folder`` and hold it (:func:`coat_tf.claims.claim`) until ``held`` closes: one
+    search at a time runs in a folder.
+
+    Raises:
+        ValueError: ``folder`` cannot be made or written (a file in its place or above it, no
+            permission, a read-only file system), or another process holds it (naming it).
+    """
+    check_place(folder)
+    try:
+        held.enter_context(claim(folder))
+    except Busy as busy:
+        raise ValueError(f"--dir {busy}; one search at a time runs in a folder") from None
+    except OSError as error:
+        where = error.filename or folder
+        reason = error.strerror or error
+        raise ValueError(f"--dir {folder}: cannot write there ({where}: {reason})") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run (or continue) the search; returns the exit status: 0 done, 1 every trial failed or
-    a trial crashed, 2 bad input (options, data set, search folder), 130 interrupted."""
+    """Run (or continue) the search; returns the exit status: 0 done, 1 every trial failed, a
+    trial crashed or a write of the search's failed, 2 bad input (options, data set, search
+    folder, or a folder another search holds), 130 interrupted."""
     args = build_parser().parse_args(argv)
     spec = MODELS[args.model]
     if not spec.grid:
@@ -136,12 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
+        check_seed(args.seed)
         grid = grid_for(spec.grid, {path: getattr(args, dest) for dest, path in OPTIONS.items()})
         train = TrainConfig(epochs=args.epochs, seed=args.seed)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     folder = Path(args.dir or Path("tuning_runs") / args.model)
+    try:  # before the data set is read: checked again once the folder is held
+        check_place(folder)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
@@ -166,12 +213,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             grid.apply(base, values)
         song_tables(spec, data, base.model)  # the content the model reads is there
         settings = search_settings(base, grid, data)
-        resuming = check_folder(folder, settings)
     except (DataError, MissingContentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     del data  # each trial's process loads its own copy
-    return run_search(folder, grid, base, settings, resuming, progress=not args.quiet)
+    with contextlib.ExitStack() as held:
+        try:
+            hold_folder(folder, held)
+            resuming = check_folder(folder, settings)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        try:
+            return run_search(folder, grid, base, settings, resuming, progress=not args.quiet)
+        except OSError as error:  # the search's own writes: a full disk, a folder made read-only
+            print(
+                f"error: {describe(error)}; the search stopped: run the same command again "
+                "to continue",
+                file=sys.stderr,
+            )
+            return 1
 
 
 def run_search(

@@ -10,7 +10,9 @@ killed, and writes one of:
 - ``metrics.json`` (exit status 0): the best validation HR/NDCG and epoch, the training figures,
   and under ``"trial"`` the process's wall time and peak resident memory;
 - ``failure.json`` (exit status 3): the run failed (it diverged, TensorFlow stopped on an error,
-  or no epoch gave a finite validation NDCG), with the reason.
+  no epoch gave a finite validation NDCG, or a file could not be written: a full disk), with the
+  reason. Where even that file cannot be written, the reason is the last ``error:`` line of its
+  output, which the search records.
 
 Any other exit is a crash; the search stops and says so, and the same search command continues.
 
@@ -30,6 +32,7 @@ from tuning.process import die_with_parent
 
 die_with_parent()  # before anything slow is imported
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
@@ -66,18 +69,25 @@ def run_trial(run_dir: Path, verify: bool = True) -> int:
         ndcg = metrics["validation"]["ndcg"]
         if not (isinstance(ndcg, float | int) and math.isfinite(ndcg)):
             raise RunFailed(f"no finite validation NDCG (got {ndcg}): no epoch gave a usable model")
-    except (RunFailed, tf.errors.OpError) as error:
-        write_failure_report(run_dir, error)
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return FAILED_STATUS
-    rss, peak = memory_mb()
-    metrics["trial"] = {
-        "seconds": time.time() - started,
-        "rss_mb": rss,
-        "peak_rss_mb": peak,
-    }
-    atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        rss, peak = memory_mb()
+        metrics["trial"] = {
+            "seconds": time.time() - started,
+            "rss_mb": rss,
+            "peak_rss_mb": peak,
+        }
+        atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    except (RunFailed, tf.errors.OpError, OSError) as error:  # OSError: a full disk, say
+        return failed(run_dir, error)
     return 0
+
+
+def failed(run_dir: Path, error: BaseException) -> int:
+    """Report a failed run: ``failure.json`` where it can be written (a full disk may refuse
+    it: the search then records the reason this process printed), and the exit status."""
+    print(f"error: {describe(error)}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):
+        write_failure_report(run_dir, error)
+    return FAILED_STATUS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,10 +10,11 @@ run's best validation NDCG@k (the objective) and HR@k.
 
 - **Resuming**: a trial whose run finished (``metrics.json``) reports what it wrote, one that
   failed (``failure.json``) fails again with the same reason, and one killed half-way continues
-  from its last finished epoch (the runner's backup, or WMF's state file).
-- **Failures**: a run that failed (diverged, a TensorFlow error, no finite validation NDCG) or a
-  trial process killed by a signal (the kernel's out-of-memory killer) makes the trial
-  ``FAILED`` with its reason in ``failure.json``; the search goes on, and a failed trial is
+  from its last finished epoch (the runner's backup, or WMF's state file). A trial that ended
+  but whose outcome is gone (its run folder deleted) runs again.
+- **Failures**: a run that failed (diverged, a TensorFlow error, no finite validation NDCG, a
+  full disk) or a trial process killed by a signal (the kernel's out-of-memory killer) makes the
+  trial ``FAILED`` with its reason in ``failure.json``; the search goes on, and a failed trial is
   never the best. A trial process that crashes otherwise (a bug) stops the search; the same
   command continues it.
 - **Memory**: the search process itself never trains, so it does not grow from trial to trial;
@@ -26,6 +27,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +39,7 @@ from keras_tuner.engine.base_tuner import BaseTuner
 
 from coat_tf import config as cfg
 from coat_tf.config import RunConfig
-from coat_tf.failures import FAILURE_FILE, RunFailed, write_failure_report
+from coat_tf.failures import FAILURE_FILE, RunFailed, describe, write_failure_report
 from coat_tf.fileio import atomic_write_text
 from coat_tf.runs import FAILED, FINISHED, METRICS_FILE, run_state
 from tuning import results
@@ -84,6 +86,22 @@ class SearchTuner(BaseTuner):
             super().__init__(
                 oracle, directory=str(self.folder.parent), project_name=self.folder.name
             )
+        self.run_lost_trials_again()
+
+    def run_lost_trials_again(self) -> list[str]:
+        """Queue again the trials that ended but whose outcome is gone (their run folder, or
+        its ``metrics.json`` or ``failure.json``, deleted); returns their ids. Their HParams
+        sessions go with them."""
+        lost = [
+            trial_id
+            for trial_id, trial in sorted(self.oracle.trials.items())
+            if trial.status in (results.COMPLETED, results.FAILED)
+            and not results.has_outcome(trial.status, self.run_dir(trial_id))
+        ]
+        for trial_id in lost:
+            shutil.rmtree(Path(self.get_trial_dir(trial_id)) / results.HPARAMS_RUN, True)
+            self.oracle.run_again(trial_id)
+        return lost
 
     # --- keras-tuner's hooks -----------------------------------------------------------------
 
@@ -93,12 +111,16 @@ class SearchTuner(BaseTuner):
         if state == FAILED:
             raise errors.FailedTrialError(self._reason(run_dir))
         if state != FINISHED:
-            self._run_process(trial, run_dir)
+            try:
+                self._run_process(trial, run_dir)
+            except OSError as error:  # the trial's files cannot be written: a full disk
+                raise errors.FailedTrialError(_record_failure(run_dir, error)) from None
         metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
         return {OBJECTIVE: metrics["validation"]["ndcg"], "val_hr": metrics["validation"]["hr"]}
 
     def on_trial_end(self, trial) -> None:  # noqa: ANN001
         super().on_trial_end(trial)  # the oracle records it (and saves its state)
+        self._record_unexplained_failure(trial.trial_id)
         rows = self.write_outputs()
         if self.progress:
             print(self.progress_line(trial.trial_id, rows), flush=True)
@@ -142,21 +164,34 @@ class SearchTuner(BaseTuner):
         self.seconds[trial.trial_id] = time.perf_counter() - started
         if status == 0 and (run_dir / METRICS_FILE).is_file():
             return
-        if status == FAILED_STATUS and (run_dir / FAILURE_FILE).is_file():
-            raise errors.FailedTrialError(self._reason(run_dir))
+        if status == FAILED_STATUS:
+            if (run_dir / FAILURE_FILE).is_file():
+                raise errors.FailedTrialError(self._reason(run_dir))
+            # the trial could not write failure.json (a full disk): its last error line says why
+            error = RunFailed(_last_error(run_dir / TRIAL_LOG) or "the trial failed")
+            raise errors.FailedTrialError(_record_failure(run_dir, error))
         if status < 0 and -status in _FATAL_SIGNALS:
             name = signal.Signals(-status).name
             error = RunFailed(
                 f"the trial's process was ended by {name}"
                 + (" (out of memory?)" if -status == signal.SIGKILL else "")
             )
-            write_failure_report(run_dir, error)
-            raise errors.FailedTrialError(str(error))
+            raise errors.FailedTrialError(_record_failure(run_dir, error))
         tail = (run_dir / TRIAL_LOG).read_text(encoding="utf-8", errors="replace")[-3000:]
         raise TrialCrashed(
             f"trial {trial.trial_id}: its process ({' '.join(command)}) ended with status "
             f"{status}; the end of {run_dir / TRIAL_LOG}:\n{tail}"
         )
+
+    def _record_unexplained_failure(self, trial_id: str) -> None:
+        """A trial that failed on an error of the search's own (keras-tuner keeps only its
+        traceback): its ``failure.json`` from that, so that the table gives the reason."""
+        trial = self.oracle.trials[trial_id]
+        run_dir = self.run_dir(trial_id)
+        if trial.status != results.FAILED or (run_dir / FAILURE_FILE).is_file():
+            return
+        lines = (trial.message or "").strip().splitlines()
+        _record_failure(run_dir, RunFailed(lines[-1] if lines else "the trial failed"))
 
     @staticmethod
     def _reason(run_dir: Path) -> str:
@@ -166,11 +201,13 @@ class SearchTuner(BaseTuner):
     # --- outputs -----------------------------------------------------------------------------
 
     def rows(self) -> list[dict]:
-        """A row per trial that has an outcome (completed or failed)."""
+        """A row per trial that has an outcome (completed or failed) on disk."""
         rows = []
         for trial_id, trial in sorted(self.oracle.trials.items()):
             if trial.status not in (results.COMPLETED, results.FAILED):
                 continue
+            if not results.has_outcome(trial.status, self.run_dir(trial_id)):
+                continue  # deleted since: run again by the next search
             values = {name: trial.hyperparameters.values.get(name) for name in self.grid.names}
             rows.append(results.trial_row(trial_id, trial.status, values, self.run_dir(trial_id)))
         return rows
@@ -187,6 +224,8 @@ class SearchTuner(BaseTuner):
         best = results.best_row(rows)
         if best is not None:
             results.write_best_config(self.folder, self.run_dir(best["trial"]))
+        else:  # no trial with results: none is the best
+            (self.folder / results.BEST_CONFIG).unlink(missing_ok=True)
         return rows
 
     def progress_line(self, trial_id: str, rows: list[dict]) -> str:
@@ -214,6 +253,23 @@ class SearchTuner(BaseTuner):
         search_rss = f"; search process {memory_mb()[0]:,.0f} MiB"
         head = f"[{done}/{total}] trial_{trial_id} {values}{took_text}"
         return f"{head}: {outcome}{best_text}{left_text}{search_rss}"
+
+
+def _record_failure(run_dir: Path, error: BaseException) -> str:
+    """Write the trial's ``failure.json`` where the disk allows; returns the reason."""
+    with contextlib.suppress(OSError):
+        write_failure_report(run_dir, error)
+    return describe(error)
+
+
+def _last_error(log: Path) -> str | None:
+    """The last ``error:`` line a trial's process printed, without its prefix."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    found = [line[len("error:") :].strip() for line in lines if line.startswith("error:")]
+    return found[-1] if found else None
 
 
 def _import_path() -> str:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
+from coat_tf import folder_kinds
 from coat_tf.experiments.plan import (
     EXPERIMENTS,
     PRETRAINED,
@@ -107,6 +108,8 @@ def run_experiment(args: argparse.Namespace) -> int:
     out = Path(args.out or f"experiments/{args.experiment}")
     try:
         check_axes(args.seeds, args.factors)
+        # a search's folder is not an experiment's (both write results.csv)
+        folder_kinds.check_kind(out, "--out", folder_kinds.EXPERIMENTS)
         writable_folder(out)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
