@@ -117,6 +117,51 @@ def test_train_does_not_start_on_data_being_rebuilt(data: Path, tmp_path: Path, 
     assert not (tmp_path / "run" / "config.json").exists()
 
 
+def test_experiments_and_searches_do_not_start_on_data_being_rebuilt(
+    data: Path, tmp_path: Path, capsys
+) -> None:
+    from coat_tf.experiments.__main__ import main as experiments_main
+    from tuning.search import main as search_main
+
+    grid = ["--models", "gmf", "--seeds", "0", "--factors", "8", "--epochs", "1"]
+    experiment = ["ncf", "--data", str(data), "--out", str(tmp_path / "out"), *grid]
+    search = ["--model", "gmf", "--data", str(data), "--dir", str(tmp_path / "search")]
+    with replace_data(data):
+        assert experiments_main(experiment) == 2
+        assert search_main([*search, "--learning-rate", "0.001", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"error: {data}: is being rebuilt by process {os.getpid()} on ") == 2
+    assert "Traceback" not in err
+    assert not (tmp_path / "out" / "runs").exists() and not (tmp_path / "search").exists()
+
+
+def test_an_experiment_holds_its_data_set_while_it_trains(
+    data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``prepare --overwrite`` is refused in the middle of an experiment's grid."""
+    import coat_tf.runner
+    from coat_tf.experiments.__main__ import main as experiments_main
+    from tests.test_experiments import _fake_metrics
+
+    refused: list[str] = []
+
+    def train(config, prepared, folder, **_):  # noqa: ANN001, ANN202
+        with pytest.raises(DataInUse) as busy, replace_data(data):
+            pass
+        refused.append(str(busy.value))
+        metrics = _fake_metrics(folder)
+        metrics.update(data=str(prepared.path), data_hash=prepared.manifest.get("content_hash"))
+        return metrics, None
+
+    monkeypatch.setattr(coat_tf.runner, "train_and_evaluate", train)
+    argv = ["ncf", "--data", str(data), "--out", str(tmp_path / "out"), "--models", "gmf"]
+    grid = ["--seeds", "0", "1", "--factors", "8", "--epochs", "1", "--no-full-catalogue"]
+    assert experiments_main([*argv, *grid]) == 0
+    assert len(refused) == 2 and all("is read by process" in text for text in refused)
+    with replace_data(data):  # released when the experiment ends
+        pass
+
+
 def test_resume_refuses_a_rebuilt_data_set(data: Path, tmp_path: Path, capsys) -> None:
     from coat_tf.train import main as train_main
 

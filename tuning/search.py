@@ -44,7 +44,7 @@ from coat_tf.claims import Busy, claim
 from coat_tf.config import ModelConfig, RunConfig, TrainConfig
 from coat_tf.failures import describe
 from coat_tf.fileio import atomic_write_text, remove_stale_temporaries
-from coat_tf.models import MODELS
+from coat_tf.models import MODELS, ModelSpec
 from coat_tf.schema import MFCC
 from tuning.grid import OPTIONS, Grid, grid_for
 
@@ -190,6 +190,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
+    with contextlib.ExitStack() as data_held:  # the data set, for the whole search
+        return search_on_data(args, spec, train, grid, folder, data_held)
+
+
+def search_on_data(
+    args: argparse.Namespace,
+    spec: ModelSpec,
+    train: TrainConfig,
+    grid: Grid,
+    folder: Path,
+    data_held: contextlib.ExitStack,
+) -> int:
+    """Check the data set and run the search in ``folder``; ``data_held`` keeps the data set
+    from ``prepare --overwrite`` until it is closed (:func:`coat_tf.claims.hold_data`)."""
+    from coat_tf.claims import DataInUse, hold_data
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
     from coat_tf.models import MissingContentError, song_tables
@@ -200,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir = Path(args.data)
         else:
             data_dir = prepared_demo(mfcc=spec.content == MFCC, progress=not args.quiet)
+        data_held.enter_context(hold_data(data_dir))  # trials read it: no prepare --overwrite
         data = PreparedDataset.load(data_dir)
         if data.validation_in_train:
             raise ValueError(f"{data.validation_in_train_note}: no search there")
@@ -213,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             grid.apply(base, values)
         song_tables(spec, data, base.model)  # the content the model reads is there
         settings = search_settings(base, grid, data)
-    except (DataError, MissingContentError, ValueError) as error:
+    except (DataError, DataInUse, MissingContentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     del data  # each trial's process loads its own copy

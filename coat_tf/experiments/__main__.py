@@ -28,6 +28,7 @@ report over the runs of several commands that shared the folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,6 +117,16 @@ def run_experiment(args: argparse.Namespace) -> int:
         return 2
     if args.report_only:
         return report_only(args, models, out)
+    with contextlib.ExitStack() as held:  # the data set, for the whole grid
+        return run_planned(args, models, out, held)
+
+
+def run_planned(
+    args: argparse.Namespace, models: list[str], out: Path, held: contextlib.ExitStack
+) -> int:
+    """Plan, check and run the grid on the data set, which ``held`` keeps from ``prepare
+    --overwrite`` until it is closed (:func:`coat_tf.claims.hold_data`)."""
+    from coat_tf.claims import DataInUse, hold_data
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
     from coat_tf.experiments.execute import execute, failed_runs, finished_rows, other_rows
@@ -139,6 +150,7 @@ def run_experiment(args: argparse.Namespace) -> int:
             data_dir = Path(args.data)
         else:
             data_dir = prepared_demo(mfcc=any(s.content == MFCC for s in specs))
+        held.enter_context(hold_data(data_dir))  # before reading: no prepare --overwrite now
         data = PreparedDataset.load(data_dir)
         shapes = content_shapes(data)
         runs = plan(
@@ -164,7 +176,7 @@ def run_experiment(args: argparse.Namespace) -> int:
             advice = "pre-train from runs of this data set (--pretrained-from)"
             check_same_data(Path(args.pretrained_from), record, advice)
         other_rows(out, finished_rows(runs))  # every metrics.json of the folder is readable
-    except (DataError, MissingContentError, ValueError, OSError) as error:
+    except (DataError, DataInUse, MissingContentError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if data.validation_in_train:
