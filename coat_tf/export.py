@@ -14,7 +14,9 @@ Layout (the TensorFlow Serving one: a folder per model name, a folder per intege
             checksums.json         size and SHA-256 of every other file (coat_tf.integrity)
 
 ``assets.extra`` is the folder TensorFlow Serving leaves alone; ``tf.saved_model.load`` does not
-need it. The folder is built under a temporary name and renamed when complete.
+need it. The folder is built under a temporary name and renamed when complete; without an
+explicit version, that rename takes the next free number, so two trainings exporting into one
+root at once write two versions (:func:`coat_tf.fileio.atomic_numbered_directory`).
 
 Signatures. Every id is an **index** (``int32``), not an original id: ``users.tsv`` and
 ``songs.tsv`` map original ids to indices (``coat_tf.recommend`` does this lookup). Every model
@@ -57,7 +59,12 @@ import tensorflow as tf
 
 from coat_tf import __version__
 from coat_tf.config import RunConfig, save, to_dict
-from coat_tf.fileio import atomic_directory, atomic_write_text
+from coat_tf.fileio import (
+    atomic_directory,
+    atomic_numbered_directory,
+    atomic_write_text,
+    highest_number,
+)
 from coat_tf.integrity import CHECKSUMS_FILE, write_checksums
 from coat_tf.models.recommender import Recommender
 from coat_tf.schema import CHORD_IDS, MFCC, SONG_ID, USER_ID
@@ -78,7 +85,6 @@ RECOMMEND = "recommend"
 EXCLUDE = ("train", "all")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_VERSION = re.compile(r"^[0-9]+$")
 
 
 def _id_check(ids: tf.Tensor, limit: int, name: str) -> None:
@@ -206,12 +212,12 @@ def training_exclusions(data, exclude: str = "train") -> list[np.ndarray]:
 
 
 def next_version(model_root: str | os.PathLike) -> int:
-    """One more than the highest integer-named version folder under ``model_root`` (1 if none)."""
-    root = Path(model_root)
-    if not root.is_dir():
-        return 1
-    versions = [int(p.name) for p in root.iterdir() if p.is_dir() and _VERSION.match(p.name)]
-    return max(versions, default=0) + 1
+    """One more than the highest integer-named version folder under ``model_root`` (1 if none).
+
+    Another process may take that number before this one publishes: :func:`export_model`
+    takes its number when it publishes the folder, not from this.
+    """
+    return highest_number(model_root) + 1
 
 
 def _check_sizes(recommender: Recommender, data, run_config: RunConfig) -> None:
@@ -263,16 +269,18 @@ def export_model(
         out_root: the folder of all exported models.
         name: the model folder; defaults to the model's name (``coat``, ``coat_uniform``,
             ``gmf``, ``neumf_cnn``, ``wmf``, ...).
-        version: a positive integer; defaults to one more than the highest existing version.
+        version: a positive integer; by default the next free version, taken when the
+            folder is published (so that exports into one root at once each get their own).
         exclude: songs ``recommend`` leaves out per user: ``"train"`` (training songs) or
             ``"all"`` (also the validation and test positives).
 
     Returns:
-        The version folder.
+        The version folder written (its number is also ``export.json``'s ``version``).
 
     Raises:
         ValueError: a bad name or version, or a model whose sizes differ from the data set.
-        FileExistsError: the version folder exists.
+        FileExistsError: ``version`` was given and its folder exists (or another process
+            published it during the export).
     """
     name = name or recommender.name
     if not _NAME.match(name):
@@ -283,44 +291,56 @@ def export_model(
         raise ValueError(f"version must be a positive integer, got {version!r}")
     _check_sizes(recommender, data, run_config)
     model_root = Path(out_root) / name
-    version = version if version is not None else next_version(model_root)
-    target = model_root / str(version)
-    if target.exists():
-        raise FileExistsError(f"{target} already exists (choose another version)")
+    if version is not None and (model_root / str(version)).exists():
+        raise FileExistsError(f"{model_root / str(version)} already exists (choose another one)")
     started = time.perf_counter()
     exclusions = training_exclusions(data, exclude)
     module = ServingModule(recommender, exclusions)
     signatures = module.signatures()
-    with atomic_directory(target) as tmp:
-        tf.saved_model.save(module, str(tmp), signatures=signatures)
-        extra = tmp / EXTRA_DIR
+    info = {
+        "format_version": EXPORT_FORMAT_VERSION,
+        "coat_tf_version": __version__,
+        "name": name,
+        "version": version,
+        "model": recommender.name,
+        "model_name": run_config.model_name,
+        "score": "probability" if recommender.score_is_probability else "preference",
+        "signatures": sorted(signatures),
+        "id_dtype": "int32",
+        "num_users": data.num_users,
+        "num_songs": data.num_songs,
+        "num_chords": data.num_chords,
+        "sequence_length": int(np.asarray(data.chords).shape[1]),
+        "exclude": exclude,
+        "excluded_pairs": int(sum(len(e) for e in exclusions)),
+        "data_content_hash": (getattr(data, "manifest", None) or {}).get("content_hash"),
+        "model_config": to_dict(run_config.model),
+    }
+
+    def build(folder: Path) -> None:
+        tf.saved_model.save(module, str(folder), signatures=signatures)
+        extra = folder / EXTRA_DIR
         extra.mkdir()
         save(run_config, extra / CONFIG_FILE)
         _write_tables(extra, data)
-        info = {
-            "format_version": EXPORT_FORMAT_VERSION,
-            "coat_tf_version": __version__,
-            "name": name,
-            "version": version,
-            "model": recommender.name,
-            "model_name": run_config.model_name,
-            "score": "probability" if recommender.score_is_probability else "preference",
-            "signatures": sorted(signatures),
-            "id_dtype": "int32",
-            "num_users": data.num_users,
-            "num_songs": data.num_songs,
-            "num_chords": data.num_chords,
-            "sequence_length": int(np.asarray(data.chords).shape[1]),
-            "exclude": exclude,
-            "excluded_pairs": int(sum(len(e) for e in exclusions)),
-            "data_content_hash": (getattr(data, "manifest", None) or {}).get("content_hash"),
-            "model_config": to_dict(run_config.model),
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-        atomic_write_text(extra / EXPORT_INFO, json.dumps(info, indent=2) + "\n")
-        write_checksums(tmp, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
-        _readable(tmp)
-    return target
+
+    def stamp(folder: Path, number: int) -> None:
+        """Write the version into ``export.json``, then the checksums of every file."""
+        seconds = round(time.perf_counter() - started, 2)
+        text = json.dumps({**info, "version": number, "seconds": seconds}, indent=2) + "\n"
+        atomic_write_text(folder / EXTRA_DIR / EXPORT_INFO, text)
+        write_checksums(folder, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
+        _readable(folder)
+
+    if version is not None:
+        target = model_root / str(version)
+        with atomic_directory(target) as tmp:
+            build(tmp)
+            stamp(tmp, version)
+        return target
+    with atomic_numbered_directory(model_root, stamp) as published:
+        build(published.building)
+    return published.path
 
 
 def _readable(folder: Path) -> None:
