@@ -28,6 +28,9 @@ from coat_tf.fileio import atomic_write_text
 #: ``learned``: equations (2) to (4); ``uniform``: every weight ``1 / L`` (the mean chord
 #: embedding); ``ones``: every weight 1 (the sum), the paper's literal ablation "without attention".
 ATTENTION_MODES = ("learned", "uniform", "ones")
+#: The attention mode each COAT model name stands for (``RunConfig.model_name``): the name
+#: decides it, and a run's config records it.
+MODEL_ATTENTION_MODES = {"coat": "learned", "coat-uniform": "uniform", "coat-ones": "ones"}
 USER_EMBEDDINGS = ("shared", "separate")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -274,12 +277,32 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
-    """Everything a training run needs; written as ``config.json`` in the run folder."""
+    """Everything a training run needs; written as ``config.json`` in the run folder.
+
+    For COAT and its ablations the model name fixes ``model.attention_mode``
+    (:data:`MODEL_ATTENTION_MODES`): the default ``"learned"`` becomes the name's mode (a
+    config written before modes were recorded reads as what was trained), and another mode
+    that contradicts the name is refused.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     model_name: str = "coat"
     data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        mode = MODEL_ATTENTION_MODES.get(self.model_name)
+        if mode is None or not isinstance(self.model, ModelConfig):
+            return
+        if self.model.attention_mode not in ("learned", mode):
+            named = [n for n, m in MODEL_ATTENTION_MODES.items() if m == self.model.attention_mode]
+            raise ValueError(
+                f"model.attention_mode is {self.model.attention_mode!r}, but model "
+                f"{self.model_name!r} has {mode!r} attention: choose model {named[0]!r} for "
+                f"{self.model.attention_mode!r} attention, or drop attention_mode"
+            )
+        if self.model.attention_mode != mode:
+            self.model = dataclasses.replace(self.model, attention_mode=mode)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ Layout (the TensorFlow Serving one: a folder per model name, a folder per intege
     saved_models/<name>/<version>/
         saved_model.pb, fingerprint.pb, variables/      the SavedModel
         assets.extra/                                   files beside it (not read by the graph)
-            export.json            what was exported: signatures, sizes, exclusions, data hash
+            export.json            what was exported: signatures, sizes, exclusions, data hash,
+                                   attention_mode (COAT: learned, or an ablation's uniform/ones)
             config.json            the run's RunConfig
             users.tsv              index -> original user id   (``index id``)
             songs.tsv              index -> original song id   (``index id has_chords ...``)
@@ -232,6 +233,12 @@ def _check_sizes(recommender: Recommender, data, run_config: RunConfig) -> None:
                 f"run_config.model.{field_name} is {getattr(config, field_name)} but the data set "
                 f"{getattr(data, 'path', '')} has {value}: the model was not built for this data"
             )
+    mode = recommender.attention_mode
+    if mode is not None and config.attention_mode != mode:
+        raise ValueError(
+            f"run_config.model.attention_mode is {config.attention_mode!r} but the model "
+            f"{recommender.name} has {mode!r} attention: the config does not describe it"
+        )
     if (recommender.num_users, recommender.num_songs) != (data.num_users, data.num_songs):
         raise ValueError(
             f"the model scores {recommender.num_users} users and {recommender.num_songs} songs, "
@@ -304,6 +311,7 @@ def export_model(
         "version": version,
         "model": recommender.name,
         "model_name": run_config.model_name,
+        "attention_mode": recommender.attention_mode,
         "score": "probability" if recommender.score_is_probability else "preference",
         "signatures": sorted(signatures),
         "id_dtype": "int32",

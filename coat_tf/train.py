@@ -164,6 +164,8 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         run.train, **{k: v for k, v in train_overrides.items() if v is not None}
     )
     model = run.model
+    if args.model in cfg.MODEL_ATTENTION_MODES:  # --model decides, whatever --config said
+        model = dataclasses.replace(model, attention_mode=cfg.MODEL_ATTENTION_MODES[args.model])
     if args.embedding_size is not None:
         model = dataclasses.replace(model, embedding_size=args.embedding_size)
     wmf_overrides = {"regularization": args.wmf_regularization, "alpha": args.wmf_alpha}

@@ -58,3 +58,21 @@ def test_unknown_field_is_named() -> None:
         cfg.from_dict(ModelConfig, {"embeding_size": 8})
     with pytest.raises(ValueError, match="learning_rate"):
         cfg.from_dict(RunConfig, {"train": {"learning_rate": 0}})
+
+
+@pytest.mark.parametrize(("name", "mode"), list(cfg.MODEL_ATTENTION_MODES.items()))
+def test_a_coat_model_name_records_its_attention_mode(tmp_path, name: str, mode: str) -> None:
+    assert RunConfig(model_name=name).model.attention_mode == mode
+    # a config.json written before the mode was recorded reads as the model trained
+    (tmp_path / "config.json").write_text(json.dumps({"model_name": name}))
+    assert cfg.load(RunConfig, tmp_path / "config.json").model.attention_mode == mode
+
+
+def test_an_attention_mode_that_contradicts_the_model_name_is_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match="'uniform'.*'coat'.*'coat-uniform'"):
+        RunConfig(model=ModelConfig(attention_mode="uniform"), model_name="coat")
+    run = {"model_name": "coat-ones", "model": {"attention_mode": "uniform"}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    with pytest.raises(ValueError, match="run.json.*attention_mode"):
+        cfg.load(RunConfig, tmp_path / "run.json")
+    assert RunConfig(model_name="gmf").model.attention_mode == "learned"  # not a COAT model

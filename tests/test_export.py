@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coat_tf.config import ModelConfig, RunConfig
+from coat_tf.config import MODEL_ATTENTION_MODES, ModelConfig, RunConfig
 from coat_tf.data import PrepareConfig, PreparedDataset, prepare
 from coat_tf.export import (
     EXTRA_DIR,
@@ -390,3 +390,17 @@ def test_a_version_taken_during_the_export_is_left_alone(exports, tmp_path) -> N
     assert ExportedModel(path).recommend(data.user_ids[0], k=3)
     assert ExportedModel(tmp_path / "saved" / "coat" / "1").recommend(data.user_ids[0], k=3)
     assert sorted(p.name for p in (tmp_path / "saved" / "coat").iterdir()) == ["1", "2"]
+
+
+@pytest.mark.parametrize("kind", CHORD_KINDS)
+def test_every_coat_variant_records_its_attention_mode(exports, kind) -> None:
+    extra = exports[kind]["path"] / EXTRA_DIR
+    mode = MODEL_ATTENTION_MODES[kind]
+    assert json.loads((extra / "export.json").read_text())["attention_mode"] == mode
+    assert json.loads((extra / "config.json").read_text())["model"]["attention_mode"] == mode
+    if mode != "learned":  # a config that calls the ablation learned does not describe it
+        wrong = RunConfig(model=model_config(exports["data"]), model_name="gmf")
+        with pytest.raises(ValueError, match=f"attention_mode is 'learned'.*'{mode}'"):
+            export_model(exports[kind]["model"], exports["data"], wrong, out_root=exports["root"])
+    info = json.loads((exports["gmf"]["path"] / EXTRA_DIR / "export.json").read_text())
+    assert info["attention_mode"] is None

@@ -104,3 +104,33 @@ def test_cli_unknown_user_is_a_clear_error(exported, capsys) -> None:
 def test_cli_bad_model_folder_is_a_clear_error(tmp_path, capsys) -> None:
     assert main(["--model", str(tmp_path), "--user", "u0"]) == 2
     assert "numbered versions" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def ablations(exported, tmp_path_factory) -> dict[str, Path]:
+    """Exports of the two ablations without attention, on the same data."""
+    folder = tmp_path_factory.mktemp("ablations")
+    data = exported["data"]
+    paths = {}
+    for kind in ("coat-uniform", "coat-ones"):
+        recommender, run = trained(data, kind)
+        paths[kind] = export_model(recommender, data, run, out_root=folder)
+    return paths
+
+
+@pytest.mark.parametrize(("kind", "weight"), [("coat-uniform", "1/L"), ("coat-ones", "weighs 1,")])
+def test_explain_says_an_ablation_has_nothing_learned(exported, ablations, kind, weight, capsys):
+    user = exported["data"].user_ids[1]
+    argv = ["--model", str(ablations[kind]), "--user", user, "--k", "3", "--explain"]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{kind} has no attention" in out and weight in out
+    assert "nothing learned to explain" in out
+    assert main([*argv, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["attention_mode"] == kind.split("-")[1]
+    assert "nothing learned to explain" in payload["note"]
+    assert main(argv[:-1]) == 0  # without --explain: no note
+    assert "nothing learned" not in capsys.readouterr().out
+    assert main(["--model", str(exported["path"]), "--user", user, "--explain"]) == 0
+    assert "nothing learned" not in capsys.readouterr().out  # COAT's own attention

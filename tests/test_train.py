@@ -84,6 +84,7 @@ def test_config_file_then_options(tiny: Path, tmp_path: Path) -> None:
     assert code == 0
     saved = cfg.load(RunConfig, tmp_path / "run" / "config.json")
     assert saved.model_name == "coat-uniform"
+    assert saved.model.attention_mode == "uniform"  # what was trained, recorded
     assert saved.train.learning_rate == 0.005 and saved.train.epochs == 1
     assert (
         "full_catalogue" not in json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
@@ -99,6 +100,16 @@ def test_demo_runs_default_to_the_demo_embedding_size(tmp_path: Path) -> None:
     cfg.save(RunConfig(), tmp_path / "run.json")
     from_file = parser.parse_args(["--config", str(tmp_path / "run.json")])
     assert resolve_config(from_file).model.embedding_size == 64
+
+
+def test_the_model_option_decides_the_attention_mode(tmp_path: Path) -> None:
+    parser = build_parser()
+    cfg.save(RunConfig(model_name="coat-uniform"), tmp_path / "uniform.json")
+    for name, mode in cfg.MODEL_ATTENTION_MODES.items():
+        options = parser.parse_args(["--config", str(tmp_path / "uniform.json"), "--model", name])
+        assert resolve_config(options).model.attention_mode == mode
+    options = parser.parse_args(["--config", str(tmp_path / "uniform.json")])
+    assert resolve_config(options).model.attention_mode == "uniform"
 
 
 @pytest.mark.parametrize("argv", [["--embedding-size", "0"], ["--resume"]])
