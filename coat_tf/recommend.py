@@ -22,8 +22,10 @@ Before loading, every file of the export is checked against ``assets.extra/check
 (sizes and SHA-256, written by the export; see :mod:`coat_tf.integrity`), so a truncated or
 damaged SavedModel is named, not fed to TensorFlow's parser.
 
-Exit status: 0 on success, 2 for an unknown user or an unusable model folder (with a message,
-not a traceback), 1 for a model that gives NaN or infinite scores.
+Exit status: 0 on success, 2 for an unknown user, an unusable model folder or a bad option
+(``--k`` is at most 2,147,483,647, the signature's ``int32``), with a message, not a
+traceback; 1 for a model that gives NaN or infinite scores, or when the reader of the output
+closed it early (``... | head -1``), which ends the command quietly.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ ABLATION_NOTES = {
     "ones": "coat-ones has no attention: every chord position weighs 1, so the masses are the "
     "chords' counts in the song and there is nothing learned to explain",
 }
+
+
+#: The largest ``k`` the ``recommend`` signature takes (an ``int32`` scalar).
+MAX_K = 2**31 - 1
 
 
 class ExportError(ValueError):
@@ -200,8 +206,8 @@ class ExportedModel:
         most attention mass for each (0: none)."""
         import tensorflow as tf
 
-        if k < 1:
-            raise ExportError(f"k must be >= 1, got {k}")
+        if not 1 <= k <= MAX_K:
+            raise ExportError(f"k must be >= 1 and at most {MAX_K} (int32), got {k}")
         index = self.user_index(user)
         out = self.module.signatures[RECOMMEND](
             user_id=tf.constant([index], tf.int32), k=tf.constant(k, tf.int32)
@@ -302,12 +308,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def write_output(text: str) -> bool:
+    """Print ``text`` to standard output; False if its reader has gone (``... | head -1``
+    closed the pipe). Standard output then points at ``os.devnull``, so that Python's last
+    flush at exit does not fail again (Python's documented handling of ``EPIPE``)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.k < 1 or args.top_chords < 1:
-        print("error: --k and --top-chords must be >= 1", file=sys.stderr)
-        return 2
+    for option, value in (("--k", args.k), ("--top-chords", args.top_chords)):
+        if not 1 <= value <= MAX_K:
+            print(
+                f"error: {option} must be >= 1 and at most {MAX_K} (int32), got {value}",
+                file=sys.stderr,
+            )
+            return 2
     try:
         model = ExportedModel(args.model)
         result = model.recommend(args.user, args.k, args.top_chords if args.explain else 0)
@@ -330,10 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                 for r in result
             ],
         }
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        text = json.dumps(payload, indent=2, ensure_ascii=False)
     else:
-        print(format_table(args.user, model, result, args.k, args.explain))
-    return 0
+        text = format_table(args.user, model, result, args.k, args.explain)
+    return 0 if write_output(text) else 1
 
 
 if __name__ == "__main__":

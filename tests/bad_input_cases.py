@@ -843,6 +843,21 @@ EXPORTS = [
         1,
         ("NaN or infinite", "u1", "retrain"),
     ),
+    # export, recommend, the recorded config and --top-k
+    Case(
+        "k-beyond-int32",
+        "recommend",
+        lambda env: [*_recommend(env, env.export), "--k", "3000000000"],
+        2,
+        ("--k", "at most 2147483647", "got 3000000000"),
+    ),
+    Case(
+        "top-chords-beyond-int32",
+        "recommend",
+        lambda env: [*_recommend(env, env.export), "--explain", "--top-chords", str(2**40)],
+        2,
+        ("--top-chords", "at most 2147483647"),
+    ),
 ]
 
 CASES = AUDIO + LOGS + PREPARED + CONFIGS + RUNS + EXPORTS
