@@ -208,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
+    from coat_tf.evaluation import check_top_k
     from coat_tf.models import get_spec
     from coat_tf.models.registry import content_shapes
 
@@ -220,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mfcc = args.mfcc or get_spec(run.model_name).content == MFCC
             data_dir = prepared_demo(mfcc=mfcc, progress=not args.quiet)
         data = PreparedDataset.load(data_dir)
+        check_top_k(run.train.top_k, data)
     except (DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -112,6 +112,21 @@ def test_the_model_option_decides_the_attention_mode(tmp_path: Path) -> None:
     assert resolve_config(options).model.attention_mode == "uniform"
 
 
+def test_a_cut_off_beyond_the_candidates_stops_a_run_before_training(tiny: Path, tmp_path) -> None:
+    """The experiments and the tuner's trials call the runner directly: it refuses too."""
+    from coat_tf.data import PreparedDataset
+    from coat_tf.models.registry import content_shapes
+    from coat_tf.runner import train_and_evaluate
+    from coat_tf.trained import RunError
+
+    data = PreparedDataset.load(tiny)
+    model = cfg.ModelConfig(embedding_size=8, **content_shapes(data))
+    run = RunConfig(model=model, train=cfg.TrainConfig(top_k=101, epochs=1), model_name="gmf")
+    with pytest.raises(RunError, match="top_k .* is 101.*100 songs per user"):
+        train_and_evaluate(run, data, tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("argv", [["--embedding-size", "0"], ["--resume"]])
 def test_bad_options_are_clear(argv: list[str], tmp_path: Path, capsys) -> None:
     assert main([*argv, "--data", str(tmp_path)]) == 2

@@ -135,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
+    from coat_tf.evaluation import check_top_k
     from coat_tf.models import MissingContentError, song_tables
     from coat_tf.models.registry import content_shapes
 
@@ -155,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for values in grid.combinations():  # every point is a valid configuration
             grid.apply(base, values)
         song_tables(spec, data, base.model)  # the content the model reads is there
+        check_top_k(base.train.top_k, data)
         settings = search_settings(base, grid, data)
         resuming = check_folder(folder, settings)
     except (DataError, MissingContentError, ValueError) as error:
