@@ -304,16 +304,46 @@ def export_model(
     exclusions = training_exclusions(data, exclude)
     module = ServingModule(recommender, exclusions)
     signatures = module.signatures()
-    info = {
+    info = _export_info(recommender, data, run_config, name, exclude, exclusions)
+    info["signatures"] = sorted(signatures)
+
+    def build(folder: Path) -> None:
+        tf.saved_model.save(module, str(folder), signatures=signatures)
+        (folder / EXTRA_DIR).mkdir()
+        save(run_config, folder / EXTRA_DIR / CONFIG_FILE)
+        _write_tables(folder / EXTRA_DIR, data)
+
+    def stamp(folder: Path, number: int) -> None:
+        _stamp(folder, {**info, "version": number}, started)
+
+    if version is not None:
+        target = model_root / str(version)
+        with atomic_directory(target) as tmp:
+            build(tmp)
+            stamp(tmp, version)
+        return target
+    with atomic_numbered_directory(model_root, stamp) as published:
+        build(published.building)
+    return published.path
+
+
+def _export_info(
+    recommender: Recommender,
+    data,  # noqa: ANN001 - a PreparedDataset
+    run_config: RunConfig,
+    name: str,
+    exclude: str,
+    exclusions: list[np.ndarray],
+) -> dict:
+    """``export.json`` without its ``version``, ``signatures`` and ``seconds``."""
+    return {
         "format_version": EXPORT_FORMAT_VERSION,
         "coat_tf_version": __version__,
         "name": name,
-        "version": version,
         "model": recommender.name,
         "model_name": run_config.model_name,
         "attention_mode": recommender.attention_mode,
         "score": "probability" if recommender.score_is_probability else "preference",
-        "signatures": sorted(signatures),
         "id_dtype": "int32",
         "num_users": data.num_users,
         "num_songs": data.num_songs,
@@ -325,30 +355,14 @@ def export_model(
         "model_config": to_dict(run_config.model),
     }
 
-    def build(folder: Path) -> None:
-        tf.saved_model.save(module, str(folder), signatures=signatures)
-        extra = folder / EXTRA_DIR
-        extra.mkdir()
-        save(run_config, extra / CONFIG_FILE)
-        _write_tables(extra, data)
 
-    def stamp(folder: Path, number: int) -> None:
-        """Write the version into ``export.json``, then the checksums of every file."""
-        seconds = round(time.perf_counter() - started, 2)
-        text = json.dumps({**info, "version": number, "seconds": seconds}, indent=2) + "\n"
-        atomic_write_text(folder / EXTRA_DIR / EXPORT_INFO, text)
-        write_checksums(folder, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
-        _readable(folder)
-
-    if version is not None:
-        target = model_root / str(version)
-        with atomic_directory(target) as tmp:
-            build(tmp)
-            stamp(tmp, version)
-        return target
-    with atomic_numbered_directory(model_root, stamp) as published:
-        build(published.building)
-    return published.path
+def _stamp(folder: Path, info: dict, started: float) -> None:
+    """Write ``export.json`` (``info`` with the seconds since ``started``), then the checksums
+    of every file; called again, with another version, if that version was taken meanwhile."""
+    info = {**info, "seconds": round(time.perf_counter() - started, 2)}
+    atomic_write_text(folder / EXTRA_DIR / EXPORT_INFO, json.dumps(info, indent=2) + "\n")
+    write_checksums(folder, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
+    _readable(folder)
 
 
 def _readable(folder: Path) -> None:
