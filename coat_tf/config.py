@@ -91,8 +91,9 @@ class ModelConfig:
             initialisation, leaving every weight without a gradient.
         attention_user_embedding: ``"shared"`` reuses the GMF user embedding ``P[u]`` as ``e_u``
             in the attention (the paper's choice); ``"separate"`` gives the attention its own.
-        attention_mode: ``"learned"`` (equations 2 to 4) or ``"uniform"`` (the ablation
-            "without attention": every position weighs the same).
+        attention_mode: ``"learned"`` (equations 2 to 4), or ``"uniform"`` and ``"ones"`` (the
+            ablations "without attention": every position weighs ``1 / L`` or 1). For COAT the
+            model name decides it (:data:`MODEL_ATTENTION_MODES`, applied by :class:`RunConfig`).
         l2: L2 regularisation on the embeddings (0 disables it).
         embedding_init_std: for GMF, MLP, NeuMF and NeuMF+CNN/LSTM, every embedding table drawn
             from ``N(0, embedding_init_std)``, as NCF's code does with 0.01; ``None`` (the
