@@ -116,8 +116,8 @@ def check_top_k(k: int, data) -> None:  # noqa: ANN001 - a PreparedDataset
         raise ValueError(
             f"top_k (--top-k) is {k}, larger than the sampled candidate list of "
             f"{getattr(data, 'path', 'the data set')}: {size} songs per user (the held-out "
-            f"song and {size - 1} stored negatives), where every held-out song would be a hit; "
-            f"choose at most {size}"
+            f"song and {size - 1} stored negatives), beyond which every held-out song would "
+            f"count as a hit; choose at most {size}"
         )
 
 
