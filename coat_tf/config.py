@@ -30,6 +30,9 @@ from coat_tf.fileio import atomic_write_text
 ATTENTION_MODES = ("learned", "uniform", "ones")
 #: The seeds NumPy's and TensorFlow's generators take: 0 to 2**32 - 1.
 MAX_SEED = 2**32 - 1
+#: The attention mode each COAT model name stands for (``RunConfig.model_name``): the name
+#: decides it, and a run's config records it.
+MODEL_ATTENTION_MODES = {"coat": "learned", "coat-uniform": "uniform", "coat-ones": "ones"}
 USER_EMBEDDINGS = ("shared", "separate")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -112,8 +115,9 @@ class ModelConfig:
             initialisation, leaving every weight without a gradient.
         attention_user_embedding: ``"shared"`` reuses the GMF user embedding ``P[u]`` as ``e_u``
             in the attention (the paper's choice); ``"separate"`` gives the attention its own.
-        attention_mode: ``"learned"`` (equations 2 to 4) or ``"uniform"`` (the ablation
-            "without attention": every position weighs the same).
+        attention_mode: ``"learned"`` (equations 2 to 4), or ``"uniform"`` and ``"ones"`` (the
+            ablations "without attention": every position weighs ``1 / L`` or 1). For COAT the
+            model name decides it (:data:`MODEL_ATTENTION_MODES`, applied by :class:`RunConfig`).
         l2: L2 regularisation on the embeddings (0 disables it).
         embedding_init_std: for GMF, MLP, NeuMF and NeuMF+CNN/LSTM, every embedding table drawn
             from ``N(0, embedding_init_std)``, as NCF's code does with 0.01; ``None`` (the
@@ -309,6 +313,11 @@ class RunConfig:
 
     ``data_hash`` is the ``content_hash`` of the data set in ``data_dir`` when the run
     started: ``--resume`` refuses to continue on other data.
+
+    For COAT and its ablations the model name fixes ``model.attention_mode``
+    (:data:`MODEL_ATTENTION_MODES`): the default ``"learned"`` becomes the name's mode (a
+    config written before modes were recorded reads as what was trained), and another mode
+    that contradicts the name is refused.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -333,6 +342,22 @@ class RunConfig:
             self.data_dir,
             "a folder or null",
         )
+        self._apply_attention_mode()
+
+    def _apply_attention_mode(self) -> None:
+        """Set (or check) ``model.attention_mode`` from the model name."""
+        mode = MODEL_ATTENTION_MODES.get(self.model_name)
+        if mode is None:
+            return
+        if self.model.attention_mode not in ("learned", mode):
+            named = [n for n, m in MODEL_ATTENTION_MODES.items() if m == self.model.attention_mode]
+            raise ValueError(
+                f"model.attention_mode is {self.model.attention_mode!r}, but model "
+                f"{self.model_name!r} has {mode!r} attention: choose model {named[0]!r} for "
+                f"{self.model.attention_mode!r} attention, or drop attention_mode"
+            )
+        if self.model.attention_mode != mode:
+            self.model = dataclasses.replace(self.model, attention_mode=mode)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -103,6 +103,24 @@ def _metrics(ranks: np.ndarray, k: int, started: float, non_finite: int = 0) -> 
     )
 
 
+def check_top_k(k: int, data) -> None:  # noqa: ANN001 - a PreparedDataset
+    """Refuse a cut-off ``k`` larger than the sampled candidate lists of ``data`` (the held-out
+    song and its stored negatives, per user): there, every held-out song would be a hit.
+
+    Raises:
+        ValueError: naming ``top_k`` (``--top-k``), its value and the lists' size.
+    """
+    sizes = [split.items.shape[1] for split in (data.valid, data.test) if len(split)]
+    if sizes and k > min(sizes):
+        size = min(sizes)
+        raise ValueError(
+            f"top_k (--top-k) is {k}, larger than the sampled candidate list of "
+            f"{getattr(data, 'path', 'the data set')}: {size} songs per user (the held-out "
+            f"song and {size - 1} stored negatives), beyond which every held-out song would "
+            f"count as a hit; choose at most {size}"
+        )
+
+
 def sampled(
     scorer: Recommender, users: np.ndarray, items: np.ndarray, k: int = 10, batch: int = 256
 ) -> RankingMetrics:

@@ -5,7 +5,8 @@ Layout (the TensorFlow Serving one: a folder per model name, a folder per intege
     saved_models/<name>/<version>/
         saved_model.pb, fingerprint.pb, variables/      the SavedModel
         assets.extra/                                   files beside it (not read by the graph)
-            export.json            what was exported: signatures, sizes, exclusions, data hash
+            export.json            what was exported: signatures, sizes, exclusions, data hash,
+                                   attention_mode (COAT: learned, or an ablation's uniform/ones)
             config.json            the run's RunConfig
             users.tsv              index -> original user id   (``index id``)
             songs.tsv              index -> original song id   (``index id has_chords ...``)
@@ -14,7 +15,9 @@ Layout (the TensorFlow Serving one: a folder per model name, a folder per intege
             checksums.json         size and SHA-256 of every other file (coat_tf.integrity)
 
 ``assets.extra`` is the folder TensorFlow Serving leaves alone; ``tf.saved_model.load`` does not
-need it. The folder is built under a temporary name and renamed when complete.
+need it. The folder is built under a temporary name and renamed when complete; without an
+explicit version, that rename takes the next free number, so two trainings exporting into one
+root at once write two versions (:func:`coat_tf.fileio.atomic_numbered_directory`).
 
 Signatures. Every id is an **index** (``int32``), not an original id: ``users.tsv`` and
 ``songs.tsv`` map original ids to indices (``coat_tf.recommend`` does this lookup). Every model
@@ -57,7 +60,12 @@ import tensorflow as tf
 
 from coat_tf import __version__
 from coat_tf.config import RunConfig, save, to_dict
-from coat_tf.fileio import atomic_directory, atomic_write_text
+from coat_tf.fileio import (
+    atomic_directory,
+    atomic_numbered_directory,
+    atomic_write_text,
+    highest_number,
+)
 from coat_tf.integrity import CHECKSUMS_FILE, write_checksums
 from coat_tf.models.recommender import Recommender
 from coat_tf.schema import CHORD_IDS, MFCC, SONG_ID, USER_ID
@@ -78,7 +86,6 @@ RECOMMEND = "recommend"
 EXCLUDE = ("train", "all")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_VERSION = re.compile(r"^[0-9]+$")
 
 
 def _id_check(ids: tf.Tensor, limit: int, name: str) -> None:
@@ -206,12 +213,12 @@ def training_exclusions(data, exclude: str = "train") -> list[np.ndarray]:
 
 
 def next_version(model_root: str | os.PathLike) -> int:
-    """One more than the highest integer-named version folder under ``model_root`` (1 if none)."""
-    root = Path(model_root)
-    if not root.is_dir():
-        return 1
-    versions = [int(p.name) for p in root.iterdir() if p.is_dir() and _VERSION.match(p.name)]
-    return max(versions, default=0) + 1
+    """One more than the highest integer-named version folder under ``model_root`` (1 if none).
+
+    Another process may take that number before this one publishes: :func:`export_model`
+    takes its number when it publishes the folder, not from this.
+    """
+    return highest_number(model_root) + 1
 
 
 def _check_sizes(recommender: Recommender, data, run_config: RunConfig) -> None:
@@ -226,6 +233,12 @@ def _check_sizes(recommender: Recommender, data, run_config: RunConfig) -> None:
                 f"run_config.model.{field_name} is {getattr(config, field_name)} but the data set "
                 f"{getattr(data, 'path', '')} has {value}: the model was not built for this data"
             )
+    mode = recommender.attention_mode
+    if mode is not None and config.attention_mode != mode:
+        raise ValueError(
+            f"run_config.model.attention_mode is {config.attention_mode!r} but the model "
+            f"{recommender.name} has {mode!r} attention: the config does not describe it"
+        )
     if (recommender.num_users, recommender.num_songs) != (data.num_users, data.num_songs):
         raise ValueError(
             f"the model scores {recommender.num_users} users and {recommender.num_songs} songs, "
@@ -263,16 +276,18 @@ def export_model(
         out_root: the folder of all exported models.
         name: the model folder; defaults to the model's name (``coat``, ``coat_uniform``,
             ``gmf``, ``neumf_cnn``, ``wmf``, ...).
-        version: a positive integer; defaults to one more than the highest existing version.
+        version: a positive integer; by default the next free version, taken when the
+            folder is published (so that exports into one root at once each get their own).
         exclude: songs ``recommend`` leaves out per user: ``"train"`` (training songs) or
             ``"all"`` (also the validation and test positives).
 
     Returns:
-        The version folder.
+        The version folder written (its number is also ``export.json``'s ``version``).
 
     Raises:
         ValueError: a bad name or version, or a model whose sizes differ from the data set.
-        FileExistsError: the version folder exists.
+        FileExistsError: ``version`` was given and its folder exists (or another process
+            published it during the export).
     """
     name = name or recommender.name
     if not _NAME.match(name):
@@ -283,44 +298,71 @@ def export_model(
         raise ValueError(f"version must be a positive integer, got {version!r}")
     _check_sizes(recommender, data, run_config)
     model_root = Path(out_root) / name
-    version = version if version is not None else next_version(model_root)
-    target = model_root / str(version)
-    if target.exists():
-        raise FileExistsError(f"{target} already exists (choose another version)")
+    if version is not None and (model_root / str(version)).exists():
+        raise FileExistsError(f"{model_root / str(version)} already exists (choose another one)")
     started = time.perf_counter()
     exclusions = training_exclusions(data, exclude)
     module = ServingModule(recommender, exclusions)
     signatures = module.signatures()
-    with atomic_directory(target) as tmp:
-        tf.saved_model.save(module, str(tmp), signatures=signatures)
-        extra = tmp / EXTRA_DIR
-        extra.mkdir()
-        save(run_config, extra / CONFIG_FILE)
-        _write_tables(extra, data)
-        info = {
-            "format_version": EXPORT_FORMAT_VERSION,
-            "coat_tf_version": __version__,
-            "name": name,
-            "version": version,
-            "model": recommender.name,
-            "model_name": run_config.model_name,
-            "score": "probability" if recommender.score_is_probability else "preference",
-            "signatures": sorted(signatures),
-            "id_dtype": "int32",
-            "num_users": data.num_users,
-            "num_songs": data.num_songs,
-            "num_chords": data.num_chords,
-            "sequence_length": int(np.asarray(data.chords).shape[1]),
-            "exclude": exclude,
-            "excluded_pairs": int(sum(len(e) for e in exclusions)),
-            "data_content_hash": (getattr(data, "manifest", None) or {}).get("content_hash"),
-            "model_config": to_dict(run_config.model),
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-        atomic_write_text(extra / EXPORT_INFO, json.dumps(info, indent=2) + "\n")
-        write_checksums(tmp, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
-        _readable(tmp)
-    return target
+    info = _export_info(recommender, data, run_config, name, exclude, exclusions)
+    info["signatures"] = sorted(signatures)
+
+    def build(folder: Path) -> None:
+        tf.saved_model.save(module, str(folder), signatures=signatures)
+        (folder / EXTRA_DIR).mkdir()
+        save(run_config, folder / EXTRA_DIR / CONFIG_FILE)
+        _write_tables(folder / EXTRA_DIR, data)
+
+    def stamp(folder: Path, number: int) -> None:
+        _stamp(folder, {**info, "version": number}, started)
+
+    if version is not None:
+        target = model_root / str(version)
+        with atomic_directory(target) as tmp:
+            build(tmp)
+            stamp(tmp, version)
+        return target
+    with atomic_numbered_directory(model_root, stamp) as published:
+        build(published.building)
+    return published.path
+
+
+def _export_info(
+    recommender: Recommender,
+    data,  # noqa: ANN001 - a PreparedDataset
+    run_config: RunConfig,
+    name: str,
+    exclude: str,
+    exclusions: list[np.ndarray],
+) -> dict:
+    """``export.json`` without its ``version``, ``signatures`` and ``seconds``."""
+    return {
+        "format_version": EXPORT_FORMAT_VERSION,
+        "coat_tf_version": __version__,
+        "name": name,
+        "model": recommender.name,
+        "model_name": run_config.model_name,
+        "attention_mode": recommender.attention_mode,
+        "score": "probability" if recommender.score_is_probability else "preference",
+        "id_dtype": "int32",
+        "num_users": data.num_users,
+        "num_songs": data.num_songs,
+        "num_chords": data.num_chords,
+        "sequence_length": int(np.asarray(data.chords).shape[1]),
+        "exclude": exclude,
+        "excluded_pairs": int(sum(len(e) for e in exclusions)),
+        "data_content_hash": (getattr(data, "manifest", None) or {}).get("content_hash"),
+        "model_config": to_dict(run_config.model),
+    }
+
+
+def _stamp(folder: Path, info: dict, started: float) -> None:
+    """Write ``export.json`` (``info`` with the seconds since ``started``), then the checksums
+    of every file; called again, with another version, if that version was taken meanwhile."""
+    info = {**info, "seconds": round(time.perf_counter() - started, 2)}
+    atomic_write_text(folder / EXTRA_DIR / EXPORT_INFO, json.dumps(info, indent=2) + "\n")
+    write_checksums(folder, f"{EXTRA_DIR}/{CHECKSUMS_FILE}")  # checked before loading
+    _readable(folder)
 
 
 def _readable(folder: Path) -> None:

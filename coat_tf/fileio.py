@@ -9,20 +9,27 @@ power loss) cannot remove its temporaries; :func:`remove_stale_temporaries` remo
 this machine whose process is gone (never another machine's, on a shared file system), and is
 called by the next :func:`atomic_directory` in the same folder, by the chord cache and by the
 commands that write into an output folder, so a re-run leaves nothing behind.
+
+A folder is published by a rename that never replaces another process's output:
+:func:`atomic_directory` refuses a target that appeared meanwhile, and
+:func:`atomic_numbered_directory` takes the next free number (a model version) by that rename.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 _TEMPORARY = re.compile(r"^\..+\.([A-Za-z0-9_]+)~(\d+)-[^.]+\.(tmp|partial)$")
+_NUMBER = re.compile(r"^[0-9]+$")
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
@@ -100,6 +107,37 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
+def _temporary_folder(parent: Path, name: str) -> Iterator[Path]:
+    """A fresh temporary folder in ``parent`` for output called ``name``, removed if the
+    block raises (stale ones of killed processes are removed first)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(parent)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=_prefix(parent / name), suffix=".partial"))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _rename_unless_taken(tmp: Path, path: Path) -> None:
+    """Rename folder ``tmp`` to ``path`` without replacing anything already there.
+
+    Raises:
+        FileExistsError: ``path`` exists, or another process published it first (a rename
+            onto a non-empty folder fails atomically, so the race has one winner).
+    """
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f"{path} already exists")
+    try:
+        os.rename(tmp, path)
+    except OSError as error:
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+            raise FileExistsError(f"{path} already exists") from None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder under a temporary name and move it to ``path`` only on success.
 
@@ -108,25 +146,79 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     next call in the same parent folder removes, whatever its target).
 
     Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        FileExistsError: ``path`` exists and ``overwrite`` is false, checked before the block
+            and again when publishing (another process may have written ``path`` meanwhile:
+            its folder is kept and this one is dropped).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (pass overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=_prefix(path), suffix=".partial"))
-    try:
+    with _temporary_folder(path.parent, path.name) as tmp:
         yield tmp
         _ordinary_permissions(tmp, directory=True)
-        if path.exists():
+        if overwrite and path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            _rename_unless_taken(tmp, path)
+
+
+def highest_number(parent: str | os.PathLike) -> int:
+    """The highest integer name of a folder in ``parent`` (0 if none)."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return 0
+    numbers = [int(p.name) for p in parent.iterdir() if _NUMBER.match(p.name) and p.is_dir()]
+    return max(numbers, default=0)
+
+
+@dataclass
+class NumberedDirectory:
+    """The folder :func:`atomic_numbered_directory` builds: ``building`` (the temporary folder
+    to write into) and, once published, ``number`` and ``path``."""
+
+    building: Path
+    number: int | None = None
+    path: Path | None = None
+
+
+@contextlib.contextmanager
+def atomic_numbered_directory(
+    parent: str | os.PathLike,
+    stamp: Callable[[Path, int], None] | None = None,
+    attempts: int = 1000,
+) -> Iterator[NumberedDirectory]:
+    """Build a folder under a temporary name and publish it as ``parent/<n>``, ``n`` one more
+    than the highest number there when the block ends.
+
+    The number is taken by the rename that publishes the folder, so processes writing into
+    ``parent`` at once each get their own: when another one published ``n`` first, the rename
+    fails and the next number is tried. ``stamp(folder, n)`` is called before each try, to
+    write the number into the folder's own files (it must rewrite them whole).
+
+    Yields a :class:`NumberedDirectory`; after the block, its ``number`` and ``path`` say
+    where the folder went.
+
+    Raises:
+        FileExistsError: ``attempts`` numbers in a row were taken.
+    """
+    parent = Path(parent)
+    with _temporary_folder(parent, "next") as tmp:
+        folder = NumberedDirectory(tmp)
+        yield folder
+        number = highest_number(parent) + 1
+        for _ in range(attempts):
+            if stamp is not None:
+                stamp(tmp, number)
+            _ordinary_permissions(tmp, directory=True)
+            try:
+                _rename_unless_taken(tmp, parent / str(number))
+            except FileExistsError:
+                number = max(number, highest_number(parent)) + 1
+                continue
+            folder.number, folder.path = number, parent / str(number)
+            return
+        raise FileExistsError(f"{parent}: {attempts} numbers in a row were taken")

@@ -13,15 +13,19 @@ trained on are never recommended (the export's ``recommend`` signature masks the
 ``--explain`` scores each recommended song again through ``score_chords`` and shows, per song,
 the chord labels with the most attention mass: for chord label ``c``,
 ``mass(c) = sum_{i : c_i = c} beta_i`` over the song's positions ``i``, so the masses of a song
-sum to 1. For the ablation without attention (``attention_mode = "uniform"``) every position
-weighs ``1 / L`` and the masses are the chords' frequencies.
+sum to 1. The ablations without attention learn no weights: in ``coat-uniform``
+(``attention_mode = "uniform"``) every position weighs ``1 / L`` and the masses are the chords'
+frequencies, in ``coat-ones`` every position weighs 1 and they are the chords' counts; the
+output says so (:data:`ABLATION_NOTES`), since there is nothing learned to explain.
 
 Before loading, every file of the export is checked against ``assets.extra/checksums.json``
 (sizes and SHA-256, written by the export; see :mod:`coat_tf.integrity`), so a truncated or
 damaged SavedModel is named, not fed to TensorFlow's parser.
 
-Exit status: 0 on success, 2 for an unknown user or an unusable model folder (with a message,
-not a traceback), 1 for a model that gives NaN or infinite scores.
+Exit status: 0 on success, 2 for an unknown user, an unusable model folder or a bad option
+(``--k`` is at most 2,147,483,647, the signature's ``int32``), with a message, not a
+traceback; 1 for a model that gives NaN or infinite scores, or when the reader of the output
+closed it early (``... | head -1``), which ends the command quietly.
 """
 
 from __future__ import annotations
@@ -47,6 +51,19 @@ from coat_tf.export import (
     VOCABULARY_FILE,
 )
 from coat_tf.integrity import CHECKSUMS_FILE, IntegrityError, verify_listing
+from coat_tf.models.coat import MODEL_NAMES
+
+#: What ``--explain`` says of an ablation's attention weights, by attention mode.
+ABLATION_NOTES = {
+    "uniform": "coat-uniform has no attention: every chord position weighs 1/L, so the masses "
+    "are the chords' frequencies in the song and there is nothing learned to explain",
+    "ones": "coat-ones has no attention: every chord position weighs 1, so the masses are the "
+    "chords' counts in the song and there is nothing learned to explain",
+}
+
+
+#: The largest ``k`` the ``recommend`` signature takes (an ``int32`` scalar).
+MAX_K = 2**31 - 1
 
 
 class ExportError(ValueError):
@@ -159,6 +176,20 @@ class ExportedModel:
     def explainable(self) -> bool:
         return SCORE_CHORDS in self.module.signatures
 
+    @property
+    def attention_mode(self) -> str | None:
+        """The model's attention mode (``export.json``; for an export written before it was
+        recorded, from the model's name), or ``None`` for a model without attention."""
+        if "attention_mode" in self.info:
+            return self.info["attention_mode"]
+        modes = {name: mode for mode, name in MODEL_NAMES.items()}
+        return modes.get(self.info.get("model"))
+
+    @property
+    def explain_note(self) -> str | None:
+        """What ``--explain`` adds for an ablation without attention (else ``None``)."""
+        return ABLATION_NOTES.get(self.attention_mode)
+
     def user_index(self, user: str) -> int:
         """The index of original user id ``user``; :class:`UnknownUserError` if absent."""
         if user in self._user_index:
@@ -175,8 +206,8 @@ class ExportedModel:
         most attention mass for each (0: none)."""
         import tensorflow as tf
 
-        if k < 1:
-            raise ExportError(f"k must be >= 1, got {k}")
+        if not 1 <= k <= MAX_K:
+            raise ExportError(f"k must be >= 1 and at most {MAX_K} (int32), got {k}")
         index = self.user_index(user)
         out = self.module.signatures[RECOMMEND](
             user_id=tf.constant([index], tf.int32), k=tf.constant(k, tf.int32)
@@ -237,8 +268,10 @@ class ExportedModel:
             rec.chords = top_chords(chord_ids.numpy()[row], weights[row], self.labels, n)
 
 
-def format_table(user: str, model: ExportedModel, result: list[Recommendation], k: int) -> str:
-    """The recommendations as aligned text lines."""
+def format_table(
+    user: str, model: ExportedModel, result: list[Recommendation], k: int, explain: bool = False
+) -> str:
+    """The recommendations as aligned text lines (with ``explain``, the chords' note)."""
     exclude = model.info.get("exclude", "train")
     what = "training songs" if exclude == "train" else "training, validation and test songs"
     lines = [f"top {k} songs for user {user} from {model.path} ({what} excluded)"]
@@ -252,10 +285,8 @@ def format_table(user: str, model: ExportedModel, result: list[Recommendation], 
             chords = ", ".join(f"{label} {mass:.2f}" for label, mass in r.chords)
             note = "  (no chords extracted)" if r.has_chords is False else ""
             lines.append(f"{'':>4}  chords: {chords}{note}")
-    if any(r.chords for r in result):
-        mode = model.info.get("model_config", {}).get("attention_mode")
-        if mode == "uniform":
-            lines.append("(uniform attention: chord masses are the chords' frequencies)")
+    if explain and model.explain_note:
+        lines.append(f"({model.explain_note})")
     return "\n".join(lines)
 
 
@@ -277,12 +308,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def write_output(text: str) -> bool:
+    """Print ``text`` to standard output; False if its reader has gone (``... | head -1``
+    closed the pipe). Standard output then points at ``os.devnull``, so that Python's last
+    flush at exit does not fail again (Python's documented handling of ``EPIPE``)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.k < 1 or args.top_chords < 1:
-        print("error: --k and --top-chords must be >= 1", file=sys.stderr)
-        return 2
+    for option, value in (("--k", args.k), ("--top-chords", args.top_chords)):
+        if not 1 <= value <= MAX_K:
+            print(
+                f"error: {option} must be >= 1 and at most {MAX_K} (int32), got {value}",
+                file=sys.stderr,
+            )
+            return 2
     try:
         model = ExportedModel(args.model)
         result = model.recommend(args.user, args.k, args.top_chords if args.explain else 0)
@@ -298,15 +347,17 @@ def main(argv: list[str] | None = None) -> int:
             "user": args.user,
             "user_index": model.user_index(args.user),
             "k": args.k,
+            "attention_mode": model.attention_mode,
+            **({"note": model.explain_note} if args.explain and model.explain_note else {}),
             "recommendations": [
                 {**asdict(r), "chords": [{"label": c, "mass": m} for c, m in r.chords]}
                 for r in result
             ],
         }
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        text = json.dumps(payload, indent=2, ensure_ascii=False)
     else:
-        print(format_table(args.user, model, result, args.k))
-    return 0
+        text = format_table(args.user, model, result, args.k, args.explain)
+    return 0 if write_output(text) else 1
 
 
 if __name__ == "__main__":

@@ -431,8 +431,13 @@ def train_and_evaluate(
 
     Raises:
         coat_tf.models.MissingContentError: the model reads content the data set lacks.
+        RunError: ``top_k`` is larger than the sampled candidate lists.
     """
     spec = get_spec(run.model_name)
+    try:
+        evaluation.check_top_k(run.train.top_k, data)
+    except ValueError as error:
+        raise RunError(str(error)) from None
     tables = song_tables(spec, data, run.model)
     tf.keras.utils.set_random_seed(run.train.seed)
     strategy = strategy or tf.distribute.get_strategy()

@@ -179,6 +179,8 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         run.train, **{k: v for k, v in train_overrides.items() if v is not None}
     )
     model = run.model
+    if args.model in cfg.MODEL_ATTENTION_MODES:  # --model decides, whatever --config said
+        model = dataclasses.replace(model, attention_mode=cfg.MODEL_ATTENTION_MODES[args.model])
     if args.embedding_size is not None:
         model = dataclasses.replace(model, embedding_size=args.embedding_size)
     wmf_overrides = {"regularization": args.wmf_regularization, "alpha": args.wmf_alpha}
@@ -276,6 +278,7 @@ def load_and_train(
     """Load the data set, claim ``run_dir`` and train in it; the exit status of :func:`main`."""
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
+    from coat_tf.evaluation import check_top_k
     from coat_tf.models import get_spec
     from coat_tf.models.registry import content_shapes
 
@@ -292,6 +295,7 @@ def load_and_train(
         data = PreparedDataset.load(data_dir)
         if args.resume:
             check_same_data(run_dir, run.data_hash, data_dir, data.manifest.get("content_hash"))
+        check_top_k(run.train.top_k, data)
     except (DataError, ValueError, Busy) as error:
         held.close()
         print(f"error: {error}", file=sys.stderr)

@@ -843,6 +843,49 @@ EXPORTS = [
         1,
         ("NaN or infinite", "u1", "retrain"),
     ),
+    # export, recommend, the recorded config and --top-k
+    Case(
+        "k-beyond-int32",
+        "recommend",
+        lambda env: [*_recommend(env, env.export), "--k", "3000000000"],
+        2,
+        ("--k", "at most 2147483647", "got 3000000000"),
+    ),
+    Case(
+        "top-chords-beyond-int32",
+        "recommend",
+        lambda env: [*_recommend(env, env.export), "--explain", "--top-chords", str(2**40)],
+        2,
+        ("--top-chords", "at most 2147483647"),
+    ),
+    Case(
+        "top-k-beyond-the-candidate-list",
+        "train",
+        _train_on_data("--top-k", "101"),
+        2,
+        ("top_k (--top-k) is 101", "100 songs per user", "99 stored negatives"),
+        check=lambda env: _nothing_created(env.tmp / "run" / "config.json"),
+    ),
+    Case("top-k-zero", "train", _train_on_data("--top-k", "0"), 2, ("top_k", "got 0")),
+    Case("top-k-negative", "train", _train_on_data("--top-k", "-5"), 2, ("top_k", "got -5")),
+    Case(
+        "config-ablation-with-another-attention",
+        "train",
+        lambda env: _train(
+            env,
+            "--data",
+            str(env.data),
+            "--config",
+            str(
+                env.write(
+                    "run.json",
+                    '{"model_name": "coat-ones", "model": {"attention_mode": "uniform"}}',
+                )
+            ),
+        ),
+        2,
+        ("run.json", "attention_mode is 'uniform'", "'coat-ones'", "'coat-uniform'"),
+    ),
 ]
 
 CASES = AUDIO + LOGS + PREPARED + CONFIGS + RUNS + EXPORTS

@@ -136,3 +136,21 @@ def test_a_value_of_the_wrong_json_kind_is_refused_by_its_annotation(data, words
         cfg.from_dict(_Unchecked, data)
     assert words in str(error.value)
     assert cfg.from_dict(_Unchecked, {"count": 2, "rate": 1, "name": None}).rate == 1
+
+
+@pytest.mark.parametrize(("name", "mode"), list(cfg.MODEL_ATTENTION_MODES.items()))
+def test_a_coat_model_name_records_its_attention_mode(tmp_path, name: str, mode: str) -> None:
+    assert RunConfig(model_name=name).model.attention_mode == mode
+    # a config.json written before the mode was recorded reads as the model trained
+    (tmp_path / "config.json").write_text(json.dumps({"model_name": name}))
+    assert cfg.load(RunConfig, tmp_path / "config.json").model.attention_mode == mode
+
+
+def test_an_attention_mode_that_contradicts_the_model_name_is_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match="'uniform'.*'coat'.*'coat-uniform'"):
+        RunConfig(model=ModelConfig(attention_mode="uniform"), model_name="coat")
+    run = {"model_name": "coat-ones", "model": {"attention_mode": "uniform"}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    with pytest.raises(ValueError, match="run.json.*attention_mode"):
+        cfg.load(RunConfig, tmp_path / "run.json")
+    assert RunConfig(model_name="gmf").model.attention_mode == "learned"  # not a COAT model

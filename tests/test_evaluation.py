@@ -166,3 +166,21 @@ def test_a_diverged_model_fails_loudly_and_a_partly_broken_one_is_counted() -> N
     full = ev.full_catalogue(TableScorer(table), users, np.zeros(3, int), [[]] * 3, k=1)
     assert full.non_finite == 1
     assert full.hr == pytest.approx(1 / 3)  # user 2's NaN competitor ranks above song 0
+
+
+def test_a_cut_off_beyond_the_candidate_lists_is_refused() -> None:
+    from types import SimpleNamespace
+
+    from coat_tf.data.splits import Candidates
+
+    def lists(width: int) -> Candidates:
+        return Candidates(np.arange(3, dtype=np.int32), np.zeros((3, width), np.int32))
+
+    data = SimpleNamespace(path="d", valid=lists(100), test=lists(100))
+    ev.check_top_k(1, data)
+    ev.check_top_k(100, data)  # HR@100 of 100 candidates: every song a hit, but not beyond
+    with pytest.raises(ValueError, match=r"top_k \(--top-k\) is 101.*d: 100 songs per user"):
+        ev.check_top_k(101, data)
+    shorter = SimpleNamespace(path="d", valid=lists(100), test=lists(6))
+    with pytest.raises(ValueError, match="6 songs per user .* 5 stored negatives"):
+        ev.check_top_k(10, shorter)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from coat_tf.config import ModelConfig, RunConfig
+from coat_tf.config import MODEL_ATTENTION_MODES, ModelConfig, RunConfig
 from coat_tf.data import PrepareConfig, PreparedDataset, prepare
 from coat_tf.export import (
     EXTRA_DIR,
@@ -390,3 +392,42 @@ def test_exclusions_can_cover_held_out_songs(exports) -> None:
     for split in (data.valid, data.test):
         for user, song in zip(split.users, split.positives, strict=True):
             assert song in everything[user] and song not in train[user]
+
+
+def test_a_version_taken_during_the_export_is_left_alone(exports, tmp_path) -> None:
+    """Another training publishes version 1 while this export is being built: this one
+    becomes version 2, says so in export.json, and both load."""
+    from coat_tf.recommend import ExportedModel
+
+    data = exports["data"]
+    model = exports["coat"]["model"]
+    run = RunConfig(model=model_config(data))
+    first = export_model(model, data, run, out_root=tmp_path / "a")
+    real_save = tf.saved_model.save
+
+    def save_while_another_publishes(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        real_save(*args, **kwargs)
+        shutil.copytree(first, tmp_path / "saved" / "coat" / "1")
+
+    with patch.object(tf.saved_model, "save", save_while_another_publishes):
+        path = export_model(model, data, run, out_root=tmp_path / "saved")
+    assert path == tmp_path / "saved" / "coat" / "2"
+    info = json.loads((path / EXTRA_DIR / "export.json").read_text())
+    assert info["version"] == 2
+    assert ExportedModel(path).recommend(data.user_ids[0], k=3)
+    assert ExportedModel(tmp_path / "saved" / "coat" / "1").recommend(data.user_ids[0], k=3)
+    assert sorted(p.name for p in (tmp_path / "saved" / "coat").iterdir()) == ["1", "2"]
+
+
+@pytest.mark.parametrize("kind", CHORD_KINDS)
+def test_every_coat_variant_records_its_attention_mode(exports, kind) -> None:
+    extra = exports[kind]["path"] / EXTRA_DIR
+    mode = MODEL_ATTENTION_MODES[kind]
+    assert json.loads((extra / "export.json").read_text())["attention_mode"] == mode
+    assert json.loads((extra / "config.json").read_text())["model"]["attention_mode"] == mode
+    if mode != "learned":  # a config that calls the ablation learned does not describe it
+        wrong = RunConfig(model=model_config(exports["data"]), model_name="gmf")
+        with pytest.raises(ValueError, match=f"attention_mode is 'learned'.*'{mode}'"):
+            export_model(exports[kind]["model"], exports["data"], wrong, out_root=exports["root"])
+    info = json.loads((exports["gmf"]["path"] / EXTRA_DIR / "export.json").read_text())
+    assert info["attention_mode"] is None

@@ -2,10 +2,17 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
-from coat_tf.fileio import atomic_directory, atomic_write_text, remove_stale_temporaries
+from coat_tf.fileio import (
+    atomic_directory,
+    atomic_numbered_directory,
+    atomic_write_text,
+    remove_stale_temporaries,
+)
 
 
 def _mode(path) -> int:  # noqa: ANN001
@@ -80,3 +87,58 @@ def test_temporaries_of_dead_processes_are_removed(tmp_path) -> None:
     with atomic_directory(tmp_path / "out") as tmp:  # the next writer in the folder cleans up
         assert not stale_dir.exists()
         assert tmp.name.startswith(f".out.{_HOST}~{os.getpid()}-")
+
+
+def test_atomic_directory_never_replaces_a_folder_published_meanwhile(tmp_path) -> None:
+    with pytest.raises(FileExistsError), atomic_directory(tmp_path / "out") as tmp:
+        (tmp / "mine").write_text("x")
+        (tmp_path / "out").mkdir()  # another process publishes first
+        (tmp_path / "out" / "theirs").write_text("y")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["theirs"]
+
+
+def test_numbered_directory_takes_the_next_free_number_when_publishing(tmp_path) -> None:
+    stamped: list[int] = []
+
+    def stamp(folder, number: int) -> None:  # noqa: ANN001
+        stamped.append(number)
+        (folder / "number.txt").write_text(str(number))
+
+    (tmp_path / "1").mkdir()
+    (tmp_path / "notes").mkdir()
+    with atomic_numbered_directory(tmp_path, stamp) as first:
+        (first.building / "model").write_text("a")
+        for taken in ("2", "3"):  # others publish while this one is being built
+            (tmp_path / taken).mkdir()
+            (tmp_path / taken / "model").write_text("theirs")
+    assert (first.number, first.path) == (4, tmp_path / "4")
+    assert (tmp_path / "4" / "number.txt").read_text() == "4"
+    assert (tmp_path / "2" / "model").read_text() == "theirs"
+
+    real_rename = os.rename
+
+    def lose_the_race(source, target) -> None:  # noqa: ANN001
+        """Another process publishes the same number between the check and the rename."""
+        if Path(target).name == "5" and not Path(target).exists():
+            Path(target).mkdir()
+            (Path(target) / "model").write_text("theirs")
+        real_rename(source, target)
+
+    stamped.clear()
+    with (
+        patch("coat_tf.fileio.os.rename", lose_the_race),
+        atomic_numbered_directory(tmp_path, stamp) as second,
+    ):
+        (second.building / "model").write_text("b")
+    assert stamped == [5, 6] and second.path == tmp_path / "6"
+    assert (tmp_path / "6" / "model").read_text() == "b"
+    assert (tmp_path / "5" / "model").read_text() == "theirs"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_numbered_directory_is_dropped_when_the_block_fails(tmp_path) -> None:
+    with pytest.raises(RuntimeError), atomic_numbered_directory(tmp_path) as folder:
+        (folder.building / "half").write_text("x")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == [] and folder.path is None

@@ -1,7 +1,8 @@
 """SIGKILL in the middle of a command, then the same command again: it finishes with the result
 an uninterrupted run gives, and no temporary file or folder is left behind.
 
-(Training has its own kill test in ``tests/test_train.py``.)
+(Training has its own kill test in ``tests/test_train.py``.) Also: two exports into one root at
+once keep both models.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -102,4 +104,74 @@ def test_prepare_killed_then_run_again(tmp_path: Path) -> None:
     reference = prepare("events", events, tmp_path / "reference", config, progress=False)
     assert again.manifest["files"] == reference.manifest["files"]
     assert again.manifest["content_hash"] == reference.manifest["content_hash"]
+    assert temporaries(tmp_path) == []
+
+
+EXPORT_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    import coat_tf  # legacy Keras before TensorFlow
+    import tensorflow as tf
+
+    from coat_tf.export import export_model
+    from tests.test_export import tiny_data, trained
+
+    folder, root, me, other = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    folder.mkdir()
+    data = tiny_data(folder)
+    recommender, run = trained(data, "gmf")
+    model = recommender.model
+    model.set_weights([w + 0.1 * int(me) for w in model.get_weights()])  # told apart below
+    score = float(recommender.score_pairs(tf.constant([0]), tf.constant([0])).numpy()[0])
+    (root.parent / f"ready-{me}").touch()
+    deadline = time.time() + 240
+    while not (root.parent / f"ready-{other}").exists():  # both export at once
+        assert time.time() < deadline, "the other process never got ready"
+        time.sleep(0.01)
+    path = export_model(recommender, data, run, out_root=root)
+    print(json.dumps({"path": str(path), "score": score}))
+    """
+)
+
+
+def test_two_exports_into_one_root_at_once_keep_both(tmp_path: Path) -> None:
+    """Two processes export to one root at the same moment: two versions, each complete,
+    loadable, holding its own writer's model, and each writer reports the one it wrote."""
+    import tensorflow as tf
+
+    from coat_tf.recommend import ExportedModel
+
+    script = tmp_path / "export.py"
+    script.write_text(EXPORT_SCRIPT)
+    root = tmp_path / "saved"
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / f"w{me}"), str(root), me, other],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for me, other in (("1", "2"), ("2", "1"))
+    ]
+    reports = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    paths = sorted(Path(report["path"]) for report in reports)
+    assert paths == [root / "gmf" / "1", root / "gmf" / "2"]
+    for report in reports:
+        path = Path(report["path"])
+        info = json.loads((path / "assets.extra" / "export.json").read_text())
+        assert info["version"] == int(path.name)
+        model = ExportedModel(path)  # checks every file against checksums.json
+        assert model.recommend(model.user_ids[0], k=3)
+        score = model.module.signatures["serving_default"](
+            user_id=tf.constant([0]), song_id=tf.constant([0])
+        )["score"]
+        assert abs(float(score.numpy()[0]) - report["score"]) < 1e-5
     assert temporaries(tmp_path) == []

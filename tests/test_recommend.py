@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +107,74 @@ def test_cli_unknown_user_is_a_clear_error(exported, capsys) -> None:
 def test_cli_bad_model_folder_is_a_clear_error(tmp_path, capsys) -> None:
     assert main(["--model", str(tmp_path), "--user", "u0"]) == 2
     assert "numbered versions" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def ablations(exported, tmp_path_factory) -> dict[str, Path]:
+    """Exports of the two ablations without attention, on the same data."""
+    folder = tmp_path_factory.mktemp("ablations")
+    data = exported["data"]
+    paths = {}
+    for kind in ("coat-uniform", "coat-ones"):
+        recommender, run = trained(data, kind)
+        paths[kind] = export_model(recommender, data, run, out_root=folder)
+    return paths
+
+
+@pytest.mark.parametrize(("kind", "weight"), [("coat-uniform", "1/L"), ("coat-ones", "weighs 1,")])
+def test_explain_says_an_ablation_has_nothing_learned(exported, ablations, kind, weight, capsys):
+    user = exported["data"].user_ids[1]
+    argv = ["--model", str(ablations[kind]), "--user", user, "--k", "3", "--explain"]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{kind} has no attention" in out and weight in out
+    assert "nothing learned to explain" in out
+    assert main([*argv, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["attention_mode"] == kind.split("-")[1]
+    assert "nothing learned to explain" in payload["note"]
+    assert main(argv[:-1]) == 0  # without --explain: no note
+    assert "nothing learned" not in capsys.readouterr().out
+    assert main(["--model", str(exported["path"]), "--user", user, "--explain"]) == 0
+    assert "nothing learned" not in capsys.readouterr().out  # COAT's own attention
+
+
+def test_k_beyond_int32_is_a_clear_error(exported, capsys) -> None:
+    user = exported["data"].user_ids[0]
+    for k in ("3000000000", str(2**31)):
+        assert main(["--model", str(exported["path"]), "--user", user, "--k", k]) == 2
+        err = capsys.readouterr().err
+        assert f"error: --k must be >= 1 and at most 2147483647 (int32), got {k}" in err
+    largest = main(["--model", str(exported["path"]), "--user", user, "--k", str(2**31 - 1)])
+    assert largest == 0 and "songs are left" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_reader_that_closes_the_pipe_ends_it_quietly(exported) -> None:
+    """``python -m coat_tf.recommend ... | head -1``: the reader is gone before the table is
+    written; no BrokenPipeError traceback, nothing on stderr."""
+    user = exported["data"].user_ids[0]
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    command = [sys.executable, "-m", "coat_tf.recommend", "--model", str(exported["path"])]
+    for output in ([], ["--json"]):
+        process = subprocess.Popen(
+            [*command, "--user", user, "--k", "20", "--explain", *output],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        process.stdout.close()  # as `head` does once it has its line
+        err = process.stderr.read()
+        assert process.wait(timeout=300) == 1
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+        assert "error" not in err.lower(), err
+    head = subprocess.run(
+        f"{' '.join(command)} --user {user} --k 20 | head -1",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert head.stdout.startswith("top 20 songs for user") and head.stderr == ""

@@ -88,6 +88,7 @@ def test_config_file_then_options(tiny: Path, tmp_path: Path) -> None:
     assert code == 0
     saved = cfg.load(RunConfig, tmp_path / "run" / "config.json")
     assert saved.model_name == "coat-uniform"
+    assert saved.model.attention_mode == "uniform"  # what was trained, recorded
     assert saved.train.learning_rate == 0.005 and saved.train.epochs == 1
     assert (
         "full_catalogue" not in json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
@@ -103,6 +104,31 @@ def test_demo_runs_default_to_the_demo_embedding_size(tmp_path: Path) -> None:
     cfg.save(RunConfig(), tmp_path / "run.json")
     from_file = parser.parse_args(["--config", str(tmp_path / "run.json")])
     assert resolve_config(from_file).model.embedding_size == 64
+
+
+def test_the_model_option_decides_the_attention_mode(tmp_path: Path) -> None:
+    parser = build_parser()
+    cfg.save(RunConfig(model_name="coat-uniform"), tmp_path / "uniform.json")
+    for name, mode in cfg.MODEL_ATTENTION_MODES.items():
+        options = parser.parse_args(["--config", str(tmp_path / "uniform.json"), "--model", name])
+        assert resolve_config(options).model.attention_mode == mode
+    options = parser.parse_args(["--config", str(tmp_path / "uniform.json")])
+    assert resolve_config(options).model.attention_mode == "uniform"
+
+
+def test_a_cut_off_beyond_the_candidates_stops_a_run_before_training(tiny: Path, tmp_path) -> None:
+    """The experiments and the tuner's trials call the runner directly: it refuses too."""
+    from coat_tf.data import PreparedDataset
+    from coat_tf.models.registry import content_shapes
+    from coat_tf.runner import train_and_evaluate
+    from coat_tf.trained import RunError
+
+    data = PreparedDataset.load(tiny)
+    model = cfg.ModelConfig(embedding_size=8, **content_shapes(data))
+    run = RunConfig(model=model, train=cfg.TrainConfig(top_k=101, epochs=1), model_name="gmf")
+    with pytest.raises(RunError, match="top_k .* is 101.*100 songs per user"):
+        train_and_evaluate(run, data, tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("argv", [["--embedding-size", "0"], ["--resume"]])

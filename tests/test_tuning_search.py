@@ -485,3 +485,18 @@ def test_a_folder_that_cannot_be_written_is_refused(
     assert err.startswith(f"error: --dir {tmp_path / 's'}: cannot write there")
     assert "Permission denied" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "s" / "search.json").exists()
+
+
+def test_data_with_fewer_candidates_than_the_cut_off_is_refused(tmp_path: Path, capsys) -> None:
+    from coat_tf.data import PrepareConfig, prepare
+    from tests.tiny_data import write_events
+
+    config = PrepareConfig.for_source(
+        "events", since=None, min_user_interactions=5, eval_negatives=5
+    )
+    data = tmp_path / "prepared"
+    prepare("events", write_events(tmp_path / "events.tsv"), data, config, progress=False)
+    assert main(["--data", str(data), "--dir", str(tmp_path / "t"), "--model", "gmf"]) == 2
+    err = capsys.readouterr().err
+    assert "top_k (--top-k) is 10" in err and "6 songs per user" in err
+    assert not (tmp_path / "t").exists()

@@ -207,6 +207,7 @@ def search_on_data(
     from coat_tf.claims import DataInUse, hold_data
     from coat_tf.data import DataError, PreparedDataset
     from coat_tf.data.demo import prepared_demo
+    from coat_tf.evaluation import check_top_k
     from coat_tf.models import MissingContentError, song_tables
     from coat_tf.models.registry import content_shapes
 
@@ -228,6 +229,7 @@ def search_on_data(
         for values in grid.combinations():  # every point is a valid configuration
             grid.apply(base, values)
         song_tables(spec, data, base.model)  # the content the model reads is there
+        check_top_k(base.train.top_k, data)
         settings = search_settings(base, grid, data)
     except (DataError, DataInUse, MissingContentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -169,6 +169,11 @@ class CoatRecommender(KerasRecommender):
         return int(self.attention_layer.num_chords)
 
     @property
+    def attention_mode(self) -> str:
+        """``"learned"``, ``"uniform"`` or ``"ones"`` (the attention layer's mode)."""
+        return str(self.attention_layer.mode)
+
+    @property
     def sequence_length(self) -> int:
         return int(self.attention_layer.sequence_length)
 

@@ -42,6 +42,8 @@ class Recommender(tf.Module):
         content_input: the content a new song is scored from (``"chord_ids"``, ``"mfcc"``), or
             ``None`` for a model that reads ids only.
         has_attention: whether :meth:`attention` is available.
+        attention_mode: for a model with a chord attention, its mode (``"learned"``, or an
+            ablation's ``"uniform"`` or ``"ones"``: weights that nothing learned); else ``None``.
         is_dot_product: whether :meth:`dot_product_tables` is available.
         score_is_probability: whether scores are listening probabilities in ``[0, 1]`` (the
             neural models) rather than unbounded preferences (WMF).
@@ -49,6 +51,7 @@ class Recommender(tf.Module):
 
     content_input: str | None = None
     has_attention: bool = False
+    attention_mode: str | None = None
     is_dot_product: bool = False
     score_is_probability: bool = True
 

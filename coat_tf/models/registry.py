@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from coat_tf.config import ModelConfig
+from coat_tf.config import MODEL_ATTENTION_MODES, ModelConfig
 from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model, mfcc_table
 from coat_tf.models.coat import CoatRecommender, build_coat_model
 from coat_tf.models.fitted import FittedRecommender
@@ -91,7 +91,11 @@ def _generic(model, config: ModelConfig, tables) -> Recommender:  # noqa: ANN001
     return KerasRecommender(model, config.num_users, config.num_songs, tables)
 
 
-def _coat(mode: str) -> Callable[[ModelConfig], tf.keras.Model]:
+def _coat(name: str) -> Callable[[ModelConfig], tf.keras.Model]:
+    """COAT with the attention mode that model ``name`` stands for, whatever ``config`` says
+    (:data:`~coat_tf.config.MODEL_ATTENTION_MODES`; a :class:`RunConfig` records it)."""
+    mode = MODEL_ATTENTION_MODES[name]
+
     def build(config: ModelConfig) -> tf.keras.Model:
         return build_coat_model(dataclasses.replace(config, attention_mode=mode))
 
@@ -124,15 +128,15 @@ MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(
-            "coat", "COAT: GMF and chord attention, then a tower", _coat("learned"), CHORD_IDS,
+            "coat", "COAT: GMF and chord attention, then a tower", _coat("coat"), CHORD_IDS,
             recommender=_coat_recommender,
         ),
         ModelSpec(
-            "coat-uniform", "COAT without attention: mean chord embedding", _coat("uniform"),
+            "coat-uniform", "COAT without attention: mean chord embedding", _coat("coat-uniform"),
             CHORD_IDS, recommender=_coat_recommender,
         ),
         ModelSpec(
-            "coat-ones", "COAT without attention: every weight 1 (the paper's)", _coat("ones"),
+            "coat-ones", "COAT without attention: every weight 1 (the paper's)", _coat("coat-ones"),
             CHORD_IDS, recommender=_coat_recommender,
         ),
         ModelSpec("gmf", "GMF (NCF)", build_gmf_model, recommender=_gmf_recommender),
