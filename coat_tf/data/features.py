@@ -107,7 +107,7 @@ def sheet_chords(path: str | Path, songs: list[str], config) -> SongChords:
     """The chords of ``songs`` from the chord-sheet table ``path`` (the columns of ``chords
     import``'s defaults: ``song``, ``chords``, ``syntax``, ``capo``), read as ``chords import``
     reads them, with ``config``'s vocabulary, chord key and sequence length. Rows of other
-    songs are not read.
+    songs are checked, not imported (their tokens are not counted).
 
     Raises:
         DataError: the table cannot be read (the message names its file and line).

@@ -218,11 +218,12 @@ class EventsFileSource(EventSource):
                 found[hits[0]] = canonical
         missing = {"user_id", "track_id", "timestamp"} - set(found.values())
         if missing:
-            wanted = [aliases[c][0] for c in ("user_id", "track_id", "timestamp")]
+            wanted = ", ".join(aliases[c][0] for c in ("user_id", "track_id", "timestamp"))
+            optional = "[, audio_path]" if "audio_path" in aliases else ""
             raise DataError(
                 self.path,
                 f"header {names} lacks column(s) {sorted(aliases[c][0] for c in missing)} "
-                f"(expected {', '.join(wanted)}[, audio_path])",
+                f"(expected {wanted}{optional})",
                 1,
             )
         order = "time" if self.order_column is None else "int"
