@@ -4,6 +4,7 @@ from its chord sheets), the general form (``--source events --order-column --cho
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import random
@@ -121,6 +122,7 @@ def test_playlists_chords_come_from_the_sheets(tmp_path: Path) -> None:
     has = dict(zip(data.song_ids, data.songs["has_chords"], strict=True))
     assert has["s03"] == 0 and chords["s03"] == [0] * 8
     assert sum(has.values()) == len(has) - 1
+    assert data.songs.set_index("id").loc["s02", "name"] == "artist - title s02"
     report = data.manifest["chords"]
     assert report["from"] == "chord sheets" and report["songs_without_readable_chord"] == 1
     assert ["x2", 2] in report["most_unread"] and report["tokens_read"] < report["tokens"]
@@ -274,13 +276,14 @@ def test_an_order_column_turns_the_date_step_off() -> None:
 def _slice(shared: Path, folder: Path, playlists: int) -> Path:
     """The first ``playlists`` playlists of the real folder and their songs' sheets."""
     source = shared / "playlists-chords"
-    events = pd.read_csv(source / "playlists.tsv.gz", sep="\t", dtype=str)
+    plain = {"sep": "\t", "quoting": csv.QUOTE_NONE}  # the files as they are, quotes included
+    events = pd.read_csv(source / "playlists.tsv.gz", dtype=str, **plain)
     kept = events[events["playlist"].isin(events["playlist"].unique()[:playlists])]
-    songs = pd.read_csv(source / "songs.tsv.gz", sep="\t", dtype=str, keep_default_na=False)
+    songs = pd.read_csv(source / "songs.tsv.gz", dtype=str, keep_default_na=False, **plain)
     songs = songs[songs["song"].isin(set(kept["song"]))]
     folder.mkdir(parents=True)
-    kept.to_csv(folder / "playlists.tsv.gz", sep="\t", index=False)
-    songs.to_csv(folder / "songs.tsv.gz", sep="\t", index=False)
+    kept.to_csv(folder / "playlists.tsv.gz", index=False, **plain)
+    songs.to_csv(folder / "songs.tsv.gz", index=False, **plain)
     return folder
 
 

@@ -85,12 +85,14 @@ class SongChords:
         report: what the manifest records (``chords``), e.g. the share of tokens read.
         unread: ``(token, count, songs)`` of every token that is not a chord, most frequent
             first (chord sheets only; written as ``chords_unread.tsv``).
+        names: display names by song (``artist - title``) where the table gives them.
     """
 
     ids: dict[str, np.ndarray]
     failures: list[tuple[str, str]] = field(default_factory=list)
     report: dict = field(default_factory=dict)
     unread: list[tuple[str, int, int]] | None = None
+    names: dict[str, str] = field(default_factory=dict)
 
     def table(self, songs: list[str], length: int) -> tuple[np.ndarray, np.ndarray]:
         """``(int32 [songs, length], has_chords bool [songs])`` in the order of ``songs``."""
@@ -141,7 +143,29 @@ def sheet_chords(path: str | Path, songs: list[str], config) -> SongChords:
         "most_unread": [[token, n] for token, n in counts.unread.most_common(TOP_UNREAD)],
     }
     failures = [(where, f"{song}: {reason}") for song, where, reason in result.failures]
-    return SongChords(ids, failures, report, unread_rows(counts))
+    return SongChords(ids, failures, report, unread_rows(counts), _names(path, wanted))
+
+
+def _names(path: str | Path, songs: set[str]) -> dict[str, str]:
+    """``artist - title`` of ``songs`` where the table (already checked) has both columns."""
+    import csv
+
+    import pandas as pd
+
+    columns = ("song", "artist", "title")
+    table = pd.read_csv(
+        path,
+        sep="\t",
+        usecols=lambda name: name in columns,
+        dtype=str,
+        keep_default_na=False,
+        quoting=csv.QUOTE_NONE,
+    )
+    if not set(columns) <= set(table.columns):
+        return {}
+    table = table[table["song"].isin(songs)]
+    names = table["artist"].str.strip() + " - " + table["title"].str.strip()
+    return dict(zip(table["song"], names, strict=True))
 
 
 def _ids(text: str) -> np.ndarray:

@@ -290,6 +290,7 @@ def _build(
         vocabulary = ChordVocabulary.from_name(config.chord_vocabulary)
         table, has_chords = given.table(ranked, config.sequence_length)
         failures, extractor_key = given.failures, None
+        names = {**given.names, **names}
     without = [s for s, h in zip(ranked, has_chords, strict=True) if not h]
     # an audio_path that names no file is not audio (its extraction failed as "file not found")
     has_audio_file = {s: Path(p).is_file() for s, p in audio.items() if p}
