@@ -5,11 +5,11 @@ Steps, in order, each counted in the manifest's ``steps``:
 1. read the source (bad lines raise or are skipped and counted, per ``on_error``);
 2. events on or after ``since``; 3. the ``top_songs`` most played songs
    (:mod:`coat_tf.data.interactions`);
-4. chords (:mod:`coat_tf.data.features`): songs with an audio file get Chordino chords
-   (:func:`coat_tf.chords.extract_many`, cached); the playlists' songs get the chords of their
+4. chords: songs with an audio file get Chordino chords (:mod:`coat_tf.data.features`,
+   :func:`coat_tf.chords.extract_many`, cached); the playlists' songs get the chords of their
    sheets (``songs.tsv.gz``, read as ``chords import`` reads it), and an events file with
-   ``chords_dir`` those of a chord table; each moved to a common tonic where ``chord_key`` is
-   ``relative``. Songs without chords are kept with the all-``N`` sequence (id 0,
+   ``chords_dir`` those of a chord table (:mod:`coat_tf.data.given_chords`); each moved to a
+   common tonic where ``chord_key`` is ``relative``. Songs without chords are kept with the all-``N`` sequence (id 0,
    ``has_chords = 0``) or dropped (``songs_without_chords = "drop"``);
 5. users with at least ``min_user_interactions`` interactions
    (:mod:`coat_tf.data.filtering`);
@@ -47,14 +47,8 @@ from coat_tf.claims import DataInUse, replace_data
 from coat_tf.data import filtering, records, splits
 from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import DataError, ErrorLog
-from coat_tf.data.features import (
-    LISTED_FAILURES,
-    SongChords,
-    chord_table,
-    mfcc_table,
-    sheet_chords,
-    table_chords,
-)
+from coat_tf.data.features import chord_table, mfcc_table
+from coat_tf.data.given_chords import LISTED_FAILURES, SongChords, sheet_chords, table_chords
 from coat_tf.data.interactions import aggregate
 from coat_tf.data.manifest import FORMAT_VERSION, MANIFEST, content_hash, data_files
 from coat_tf.data.ncf import read_ncf
