@@ -9,8 +9,9 @@ Steps, in order, each counted in the manifest's ``steps``:
    :func:`coat_tf.chords.extract_many`, cached); the playlists' songs get the chords of their
    sheets (``songs.tsv.gz``, read as ``chords import`` reads it), and an events file with
    ``chords_dir`` those of a chord table (:mod:`coat_tf.data.given_chords`); each moved to a
-   common tonic where ``chord_key`` is ``relative``. Songs without chords are kept with the all-``N`` sequence (id 0,
-   ``has_chords = 0``) or dropped (``songs_without_chords = "drop"``);
+   common tonic where ``chord_key`` is ``relative``. Songs without chords are kept with the
+   all-``N`` sequence (id 0, ``has_chords = 0``) or dropped (``songs_without_chords =
+   "drop"``);
 5. users with at least ``min_user_interactions`` interactions
    (:mod:`coat_tf.data.filtering`);
 6. leave-one-out by time (or by the order column: a playlist's ``position``, an events file's
