@@ -1706,3 +1706,181 @@ CASES += [
         lambda env: _nothing_created(env.tmp / "fig2" / "search.json"),
     ),
 ]
+
+
+# playlists: prepare --source playlists, events ordered by a column (--order-column) with a chord
+# table (--chords), --chord-key
+def _playlists(env: Env, *options: str, songs: str | None = None) -> list[str]:
+    """``prepare --source playlists`` on the small fixture of ``tests/test_data_playlists.py``,
+    its ``songs.tsv.gz`` replaced by ``songs`` where given."""
+    from tests.test_data_playlists import write_playlists
+
+    folder = write_playlists(env.tmp / "playlists")
+    if songs is not None:
+        (folder / "songs.tsv.gz").write_bytes(gzip.compress(songs.encode()))
+    return ["prepare", "--source", "playlists", "--input", str(folder), "--quiet", *options] + [
+        "--out",
+        str(env.tmp / "out"),
+    ]
+
+
+def _ordered_events(env: Env, *options: str, table: Callable[[Env], Path] | None = None):
+    """``prepare --source events --order-column position`` on events with a position column,
+    with ``--chords`` the folder ``table`` makes."""
+    lines = [f"u{i % 4}\ts{i % 13}\t{i}" for i in range(40)]
+    events = env.events("events.tsv", lines, header="user_id\ttrack_id\tposition")
+    argv = _prepare(env, "--order-column", "position", *options, events=events)
+    return argv + (["--chords", str(table(env))] if table else [])
+
+
+def _chord_table(*options: str, edit: Callable[[Path], object] | None = None):
+    """A chord table folder of ``chords import`` (with ``options``), then ``edit``-ed."""
+
+    def make(env: Env) -> Path:
+        from coat_tf.chords.cli import main as chords_main
+
+        rows = [f"s{i}\t0\tsymbol\tG C D Em" for i in range(13)]
+        table = env.write("sheets.tsv", "\n".join([SHEETS_HEADER, *rows]) + "\n")
+        out = env.tmp / "chords"
+        assert chords_main(["import", str(table), "--out", str(out), "--quiet", *options]) == 0
+        if edit is not None:
+            edit(out)
+        return out
+
+    return make
+
+
+def _bad_chord_line(folder: Path) -> None:
+    path = folder / "chords.tsv"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].rsplit("\t", 1)[0] + "\tC G Am"
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _other_song_ids(folder: Path) -> None:
+    path = folder / "chords.tsv"
+    path.write_text(path.read_text().replace("\ns", "\nsong-"))
+
+
+CASES += [
+    Case(
+        "playlists-since",
+        "prepare",
+        lambda env: _playlists(env, "--since", "2014-01-01"),
+        2,
+        ("--since does not apply to --source playlists", "no timestamps"),
+        lambda env: _nothing_created(env.tmp / "out"),
+    ),
+    Case(
+        "playlists-mfcc",
+        "prepare",
+        lambda env: _playlists(env, "--mfcc"),
+        2,
+        ("--mfcc does not apply to --source playlists", "no audio"),
+    ),
+    Case(
+        "playlists-missing-folder",
+        "prepare",
+        lambda env: _prepare(env, source="playlists", events=env.tmp / "nowhere"),
+        2,
+        ("nowhere", "no such file", "playlists"),
+    ),
+    Case(
+        "playlists-songs-without-chords-column",
+        "prepare",
+        lambda env: _playlists(env, songs="song\tartist\ns05\tx\n"),
+        2,
+        ("songs.tsv.gz:1", "no column 'chords'"),
+        lambda env: _nothing_created(env.tmp / "out"),
+    ),
+    Case(
+        "playlists-songs-bad-capo",
+        "prepare",
+        lambda env: _playlists(env, songs="song\tcapo\tchords\ns05\t30\tC G\n"),
+        2,
+        ("songs.tsv.gz:2", "capo 30 is not a fret"),
+    ),
+    Case(
+        "order-column-with-since",
+        "prepare",
+        lambda env: _ordered_events(env, "--since", "2014-01-01"),
+        2,
+        ("--since does not apply with --order-column", "holds no times"),
+    ),
+    Case(
+        "order-column-missing",
+        "prepare",
+        lambda env: _prepare(env, "--order-column", "rank"),
+        2,
+        ("events.tsv:1", "lacks column(s) ['rank']"),
+    ),
+    Case(
+        "order-column-not-integer",
+        "prepare",
+        lambda env: _prepare(
+            env,
+            "--order-column",
+            "position",
+            events=env.events("events.tsv", ["u1\ts1\t3", "u1\ts2\tfirst"], "user\tsong\tposition"),
+        ),
+        2,
+        ("events.tsv:3", "column 'position'", "not an integer", "'first'"),
+    ),
+    Case(
+        "chords-missing-folder",
+        "prepare",
+        lambda env: _ordered_events(env, table=lambda env: env.tmp / "nowhere"),
+        2,
+        ("nowhere", "no such folder", "chords import or chords extract"),
+    ),
+    Case(
+        "chords-other-chord-key",
+        "prepare",
+        lambda env: _ordered_events(env, table=_chord_table("--chord-key", "relative")),
+        2,
+        ("summary.json", "chord_key 'relative'", "pass --chord-key relative"),
+        lambda env: _nothing_created(env.tmp / "out"),
+    ),
+    Case(
+        "chords-other-vocabulary",
+        "prepare",
+        lambda env: _ordered_events(env, table=_chord_table("--vocabulary", "full")),
+        2,
+        ("summary.json", "vocabulary 'full'", "pass --chord-vocabulary full"),
+    ),
+    Case(
+        "chords-other-length",
+        "prepare",
+        lambda env: _ordered_events(env, table=_chord_table("--length", "50")),
+        2,
+        ("summary.json", "holds 50 chords a song", "--length 100"),
+    ),
+    Case(
+        "chords-bad-line",
+        "prepare",
+        lambda env: _ordered_events(env, table=_chord_table(edit=_bad_chord_line)),
+        2,
+        ("chords.tsv:3", "not whole numbers"),
+    ),
+    Case(
+        "chords-no-song-of-the-events",
+        "prepare",
+        lambda env: _ordered_events(env, table=_chord_table(edit=_other_song_ids)),
+        2,
+        ("chords", "none of its 13 songs with chords is a song of the events"),
+    ),
+    Case(
+        "chords-for-lfm1b",
+        "prepare",
+        lambda env: _prepare(env, "--chords", str(env.tmp), source="lfm1b"),
+        2,
+        ("--chords does not apply to --source lfm1b",),
+    ),
+    Case(
+        "chord-key-unknown",
+        "prepare",
+        _prepare_with("--chord-key", "tonic"),
+        2,
+        ("--chord-key", "invalid choice: 'tonic'"),
+    ),
+]

@@ -11,6 +11,7 @@ from coat_tf.data import DataError, PrepareConfig, prepare
 from coat_tf.data.__main__ import build_parser, main
 from coat_tf.data.prepare_config import NOT_USED, OPTION_FLAGS, SOURCES, check_options
 from tests.test_data_ncf import write_ncf
+from tests.test_data_playlists import write_playlists
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = 1_400_000_000
@@ -31,6 +32,9 @@ VALUES = {
     "validation_in_train": None,
     "workers": "1",
     "cache_dir": "cache",
+    "chord_key": "relative",
+    "order_column": "position",
+    "chords": "chords",
 }
 
 
@@ -65,7 +69,9 @@ def test_an_option_a_source_does_not_use_is_refused(
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_other_option_is_accepted(source: str) -> None:
-    check_options(source, [name for name in OPTION_FLAGS if name not in NOT_USED[source]])
+    for name in OPTION_FLAGS:
+        if name not in NOT_USED[source]:
+            check_options(source, [name])
     with pytest.raises(ValueError, match="--since does not apply to --source movielens"):
         PrepareConfig.for_source("movielens", since="2014-01-01")
 
@@ -106,6 +112,7 @@ def inputs(tmp_path: Path, monkeypatch) -> dict[str, Path | None]:
         "movielens": FIXTURES / "movielens",
         "ncf": write_ncf(tmp_path / "ncf"),
         "demo": None,
+        "playlists": write_playlists(tmp_path / "playlists"),
     }
 
 

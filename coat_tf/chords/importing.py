@@ -55,7 +55,8 @@ def _columns(args: argparse.Namespace) -> SheetColumns:
     )
 
 
-def _unread_rows(counts: TokenCounts) -> list[tuple[str, int, int]]:
+def unread_rows(counts: TokenCounts) -> list[tuple[str, int, int]]:
+    """``(token, count, songs)`` of every unread token, most frequent first (``unread.tsv``)."""
     return [(token, n, counts.unread_songs[token]) for token, n in counts.unread.most_common()]
 
 
@@ -156,7 +157,7 @@ def _write(out: Path, result: Imported, vocabulary: ChordVocabulary, chord_key: 
     vocabulary.save(out / "vocabulary.json")
     atomic_write_text(out / "chords.tsv", _tsv(("song", "changes", "chords"), result.table))
     atomic_write_text(out / "failures.tsv", _tsv(("song", "path", "reason"), result.failures))
-    unread = _unread_rows(result.counts)
+    unread = unread_rows(result.counts)
     atomic_write_text(out / "unread.tsv", _tsv(("token", "count", "songs"), unread))
     atomic_write_text(
         out / "unread_songs.tsv",

@@ -1,8 +1,9 @@
 """Listening data: readers, the paper's filtering, leave-one-out splits, negatives, TFRecords
 and ``tf.data`` input.
 
-Command line: ``python -m coat_tf.data prepare --source lfm1b|lastfm1k|events|movielens|demo
---input PATH --out DIR [options]`` and ``python -m coat_tf.data stats DIR``.
+Command line: ``python -m coat_tf.data prepare --source
+lfm1b|lastfm1k|events|movielens|ncf|demo|playlists --input PATH --out DIR [options]`` and
+``python -m coat_tf.data stats DIR``.
 """
 
 from __future__ import annotations

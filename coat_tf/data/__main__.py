@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from coat_tf.chords.key import CHORD_KEYS
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
 from coat_tf.data.prepare import prepare
@@ -78,13 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--since",
         type=date_or_none,
         default=_PER_SOURCE,
-        help="YYYY-MM-DD or none (default: 2014-01-01 for lfm1b and events, none otherwise)",
+        help="YYYY-MM-DD or none (default: 2014-01-01 for lfm1b and events without "
+        "--order-column, none otherwise)",
     )
     p.add_argument(
         "--top-songs",
         type=positive_int_or_none,
         default=_PER_SOURCE,
-        help="N most played songs, or none (default 10000)",
+        help="N most played songs, or none (default 10000; none for playlists)",
     )
     p.add_argument(
         "--min-user-interactions",
@@ -101,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--songs-without-chords", choices=("keep", "drop"))
     p.add_argument("--chord-vocabulary", choices=("majmin", "full"))
+    p.add_argument(
+        "--chord-key",
+        choices=CHORD_KEYS,
+        help="absolute: chords as they sound (the paper's, the default); relative: each song "
+        "moved to a common tonic (C major / A minor) before the vocabulary",
+    )
+    p.add_argument(
+        "--order-column",
+        help="events only: the column that orders each user's events where it is not a "
+        "timestamp (integers, e.g. position); --since does not apply then",
+    )
+    p.add_argument(
+        "--chords",
+        metavar="DIR",
+        help="events only: a chord table (the --out of chords import or chords extract) that "
+        "gives the songs' chords instead of audio",
+    )
     p.add_argument("--shards", type=positive_int, dest="num_shards")
     p.add_argument("--compression", choices=("none", "gzip"))
     p.add_argument("--on-error", choices=("raise", "skip"))
@@ -132,6 +151,8 @@ def _prepare(args: argparse.Namespace) -> int:
             "seed",
             "songs_without_chords",
             "chord_vocabulary",
+            "chord_key",
+            "order_column",
             "num_shards",
             "on_error",
             "mfcc",
@@ -145,7 +166,7 @@ def _prepare(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     if args.compression is not None:
         overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
-    arguments = ("input", "workers", "cache_dir")
+    arguments = ("input", "workers", "cache_dir", "chords")
     check_options(args.source, [*overrides, *(a for a in arguments if getattr(args, a))])
     config = PrepareConfig.for_source(args.source, **overrides)
     data = prepare(
@@ -157,6 +178,7 @@ def _prepare(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         cache_dir=args.cache_dir,
         workers=args.workers,
+        chords_dir=args.chords,
     )
     _print_stats(data.manifest)
     return 0

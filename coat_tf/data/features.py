@@ -1,11 +1,14 @@
-"""Per-song features from audio: the chord table and the MFCC table of a prepared data set.
+"""Per-song features: the chord table and the MFCC table of a prepared data set.
 
 Songs with an audio file get Chordino chords through :func:`coat_tf.chords.extract_many`
 (parallel, cached by file content and settings in ``cache_dir/chord_cache``, the cache the demo
-also uses) turned into fixed-length id sequences by :func:`coat_tf.chords.to_sequence`. Songs
-without audio, or whose extraction failed, get the unknown sequence: all ``N`` (id 0), with
-``has_chords`` false. MFCCs (optional) come from :func:`coat_tf.chords.mfcc_many`, cached in
-``cache_dir/mfcc_cache``; rows of songs without audio are zeros.
+also uses), moved to a common tonic where ``chord_key`` is ``relative``
+(:func:`coat_tf.chords.sequence.keyed_segments`) and turned into fixed-length id sequences by
+:func:`coat_tf.chords.to_sequence`. Chords that do not come from audio (chord sheets, a chord
+table) are read by :mod:`coat_tf.data.given_chords`. Songs without chords get the unknown
+sequence: all ``N`` (id 0), with ``has_chords`` false. MFCCs (optional) come from
+:func:`coat_tf.chords.mfcc_many`, cached in ``cache_dir/mfcc_cache``; rows of songs without
+audio are zeros.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def chord_table(
     extractor settings key or None)``.
     """
     from coat_tf.chords import ChordVocabulary, to_sequence
+    from coat_tf.chords.sequence import keyed_segments
 
     vocabulary = ChordVocabulary.from_name(config.chord_vocabulary)
     table = np.zeros((len(songs), config.sequence_length), dtype=np.int32)
@@ -49,7 +53,8 @@ def chord_table(
         for row, song in enumerate(songs):
             segments = report.chords.get(audio.get(song, ""))
             if segments is not None:
-                table[row] = to_sequence(segments, vocabulary, config.sequence_length)
+                moved, _ = keyed_segments(segments, config.chord_key)
+                table[row] = to_sequence(moved, vocabulary, config.sequence_length)
                 has[row] = True
     return vocabulary, table, has, failures, key
 

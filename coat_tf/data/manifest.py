@@ -31,6 +31,7 @@ HASHED_FILES = (
     "train.tsv",
     "valid.npz",
     "test.npz",
+    "chords_unread.tsv",
 )
 
 
@@ -221,9 +222,17 @@ def rebuild_command(out_dir: str | os.PathLike, manifest: dict) -> str | None:
     words = ["python", "-m", "coat_tf.data", "prepare", "--source", source]
     if manifest["source"].get("input"):
         words += ["--input", str(manifest["source"]["input"])]
+    if manifest["source"].get("chords"):
+        words += ["--chords", str(manifest["source"]["chords"])]
     words += ["--out", str(out_dir), "--overwrite"]
     settings = manifest.get("settings") or {}
-    defaults = dataclasses.asdict(PrepareConfig.for_source(source))
+    # an order column changes the source's defaults (no date step), so they are compared
+    # with it, and the column itself is named
+    order = {"order_column": settings["order_column"]} if settings.get("order_column") else {}
+    defaults = {
+        **dataclasses.asdict(PrepareConfig.for_source(source, **order)),
+        "order_column": None,
+    }
     for name, flag in _FLAGS.items():
         if name == "eval_negatives" and defaults[name] is None:
             continue  # the source's files give the number (the NCF format)

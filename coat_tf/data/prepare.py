@@ -5,12 +5,17 @@ Steps, in order, each counted in the manifest's ``steps``:
 1. read the source (bad lines raise or are skipped and counted, per ``on_error``);
 2. events on or after ``since``; 3. the ``top_songs`` most played songs
    (:mod:`coat_tf.data.interactions`);
-4. chords: songs with an audio file get Chordino chords (:func:`coat_tf.chords.extract_many`,
-   cached); songs without audio or whose extraction failed are kept with the all-``N`` sequence
-   (id 0, ``has_chords = 0``) or dropped (``songs_without_chords = "drop"``);
+4. chords: songs with an audio file get Chordino chords (:mod:`coat_tf.data.features`,
+   :func:`coat_tf.chords.extract_many`, cached); the playlists' songs get the chords of their
+   sheets (``songs.tsv.gz``, read as ``chords import`` reads it), and an events file with
+   ``chords_dir`` those of a chord table (:mod:`coat_tf.data.given_chords`); each moved to a
+   common tonic where ``chord_key`` is ``relative``. Songs without chords are kept with the
+   all-``N`` sequence (id 0, ``has_chords = 0``) or dropped (``songs_without_chords =
+   "drop"``);
 5. users with at least ``min_user_interactions`` interactions
    (:mod:`coat_tf.data.filtering`);
-6. leave-one-out by time and the fixed evaluation candidates (:mod:`coat_tf.data.splits`).
+6. leave-one-out by time (or by the order column: a playlist's ``position``, an events file's
+   ``order_column``) and the fixed evaluation candidates (:mod:`coat_tf.data.splits`).
 
 A step that leaves nobody stops with a DataError naming its option and what each step left.
 
@@ -44,19 +49,27 @@ from coat_tf.data import filtering, records, splits
 from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import DataError, ErrorLog
 from coat_tf.data.features import chord_table, mfcc_table
+from coat_tf.data.given_chords import LISTED_FAILURES, SongChords, sheet_chords, table_chords
 from coat_tf.data.interactions import aggregate
 from coat_tf.data.manifest import FORMAT_VERSION, MANIFEST, content_hash, data_files
 from coat_tf.data.ncf import read_ncf
-from coat_tf.data.prepare_config import SOURCES, PrepareConfig
+from coat_tf.data.prepare_config import SOURCES, PrepareConfig, check_options
 from coat_tf.data.readers import (
     EventsFileSource,
     EventSource,
     Lastfm1kSource,
     Lfm1bSource,
+    PlaylistsSource,
     demo_events,
     read_movielens,
 )
 from coat_tf.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
+
+#: The chord sheets beside ``playlists.tsv.gz`` (:class:`~coat_tf.data.readers.PlaylistsSource`).
+PLAYLIST_SONGS = "songs.tsv.gz"
+#: The report of the chord-sheet tokens that are not chords, in a prepared folder.
+UNREAD = "chords_unread.tsv"
+UNREAD_COLUMNS = ["token", "count", "songs"]
 
 
 def _say(message: str, progress: bool) -> None:
@@ -137,7 +150,9 @@ def _read(
     elif source == "lastfm1k":
         event_source = Lastfm1kSource(input_path, **kwargs)
     elif source == "events":
-        event_source = EventsFileSource(input_path, **kwargs)
+        event_source = EventsFileSource(input_path, config.order_column, **kwargs)
+    elif source == "playlists":
+        event_source = PlaylistsSource(input_path, **kwargs)
     elif source == "demo":
         event_source = EventsFileSource(demo_events(**demo), **kwargs)
     else:
@@ -171,8 +186,12 @@ def prepare(
     cache_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     demo_config=None,
+    chords_dir: str | os.PathLike | None = None,
 ) -> PreparedDataset:
     """Prepare ``input_path`` (a file or folder per ``source``) into ``out_dir``.
+
+    ``chords_dir`` (``events`` only): a chord table folder (the ``--out`` of ``chords import``
+    or ``chords extract``) that gives the songs' chords instead of their audio.
 
     Raises:
         DataError: missing input, a bad line under ``on_error="raise"``, a step that leaves
@@ -186,6 +205,8 @@ def prepare(
     config = config or PrepareConfig.for_source(source)
     if source != "demo" and input_path is None:
         raise DataError(None, f"--source {source} needs --input (the file or folder to read)")
+    if chords_dir is not None:
+        check_options(source, ["chords"])
     _check_out_dir(Path(out_dir), overwrite)
     if config.eval_negatives is None and source != "ncf":
         raise ValueError(
@@ -206,6 +227,7 @@ def prepare(
                 workers,
                 demo_config,
                 started,
+                chords_dir,
             )
     except DataInUse as busy:
         raise DataError(out_dir, str(busy)) from None
@@ -222,6 +244,7 @@ def _build(
     workers: int | None,
     demo_config,  # noqa: ANN001
     started: float,
+    chords_dir: str | os.PathLike | None = None,
 ) -> PreparedDataset:
     """The work of :func:`prepare`, once its arguments are checked."""
     cache_dir = Path(cache_dir) if cache_dir else paths.cache_dir()
@@ -251,9 +274,18 @@ def _build(
     song_order = interactions.groupby("song")["play_count"].sum()
     song_list = song_order.index.astype(str).tolist()
     ranked = [song_list[i] for i in _top(song_order.to_numpy(), song_list, None)] + unplayed
-    vocabulary, table, has_chords, failures, extractor_key = chord_table(
-        ranked, audio, config, cache_dir, workers, progress
-    )
+    given = _given_chords(source, input_path, chords_dir, ranked, config, progress)
+    if given is None:
+        vocabulary, table, has_chords, failures, extractor_key = chord_table(
+            ranked, audio, config, cache_dir, workers, progress
+        )
+    else:
+        from coat_tf.chords import ChordVocabulary
+
+        vocabulary = ChordVocabulary.from_name(config.chord_vocabulary)
+        table, has_chords = given.table(ranked, config.sequence_length)
+        failures, extractor_key = given.failures, None
+        names = {**given.names, **names}
     without = [s for s, h in zip(ranked, has_chords, strict=True) if not h]
     # an audio_path that names no file is not audio (its extraction failed as "file not found")
     has_audio_file = {s: Path(p).is_file() for s, p in audio.items() if p}
@@ -357,17 +389,25 @@ def _build(
     }
     manifest = {
         "format_version": FORMAT_VERSION,
-        "source": {"name": source, "input": None if input_path is None else str(input_path)},
+        "source": {
+            "name": source,
+            "input": None if input_path is None else str(input_path),
+            **({} if chords_dir is None else {"chords": str(chords_dir)}),
+        },
         "settings": dataclasses.asdict(config),
         "counts": counts,
         "steps": steps,
         "num_chords": len(vocabulary),
         "sequence_length": config.sequence_length,
         "chord_vocabulary": vocabulary.name,
+        "chord_key": config.chord_key,
+        "order": _order(source, config),
         "extractor_settings_key": extractor_key,
-        "chord_failures": [list(f) for f in failures[:50]],
+        "chord_failures": [list(f) for f in failures[:LISTED_FAILURES]],
         "seconds": None,
     }
+    if given is not None:
+        manifest["chords"] = given.report
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         _write_table(
             tmp / "users.tsv", pd.DataFrame({"index": range(len(user_ids)), "id": user_ids})
@@ -385,6 +425,8 @@ def _build(
             ),
         )
         vocabulary.save(tmp / "chord_vocabulary.txt")
+        if given is not None and given.unread is not None:
+            _write_table(tmp / UNREAD, pd.DataFrame(given.unread, columns=UNREAD_COLUMNS))
         _write_npy(tmp / "chords.npy", chords.astype(np.int32))
         if mfcc is not None:
             _write_npy(tmp / "mfcc.npy", mfcc)
@@ -407,6 +449,40 @@ def _build(
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
     return PreparedDataset.load(out_dir)
+
+
+def _given_chords(
+    source: str,
+    input_path: str | os.PathLike | None,
+    chords_dir: str | os.PathLike | None,
+    songs: list[str],
+    config: PrepareConfig,
+    progress: bool,
+) -> SongChords | None:
+    """The chords that do not come from audio: the playlists' sheets, or ``chords_dir``'s
+    table; ``None`` where the chords come from audio."""
+    if source == "playlists":
+        folder = Path(input_path)
+        sheets = (folder if folder.is_dir() else folder.parent) / PLAYLIST_SONGS
+        _say(f"reading the chord sheets of {len(songs):,} songs from {sheets}", progress)
+        return sheet_chords(sheets, songs, config)
+    if chords_dir is not None:
+        given = table_chords(chords_dir, config)
+        if not set(songs) & set(given.ids):
+            raise DataError(
+                chords_dir,
+                f"none of its {len(given.ids):,} songs with chords is a song of the events "
+                f"(song ids such as {songs[0]!r}); do the two use the same song ids?",
+            )
+        return given
+    return None
+
+
+def _order(source: str, config: PrepareConfig) -> str:
+    """What orders each user's interactions for the split: a column, or ``time``."""
+    if source == "playlists":
+        return "position"
+    return config.order_column or "time"
 
 
 def _given_negatives(config: PrepareConfig, raw: _Read) -> PrepareConfig:

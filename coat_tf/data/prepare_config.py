@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from coat_tf.chords.key import CHORD_KEYS
 from coat_tf.data import filtering, records
 from coat_tf.data.errors import ON_ERROR
 
-SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo")
+SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo", "playlists")
 SONGS_WITHOUT_CHORDS = ("keep", "drop")
 
 #: The ``prepare`` options, by the :class:`PrepareConfig` field (or ``prepare`` argument) they
@@ -33,37 +34,72 @@ OPTION_FLAGS = {
     "validation_in_train": "--validation-in-train",
     "workers": "--workers",
     "cache_dir": "--cache-dir",
+    "chord_key": "--chord-key",
+    "order_column": "--order-column",
+    "chords": "--chords",
 }
 _NO_AUDIO = "it has no audio, so no chords or MFCCs"
-_AUDIO_OPTIONS = ("songs_without_chords", "chord_vocabulary", "mfcc", "workers", "cache_dir")
+_AUDIO_OPTIONS = (
+    "songs_without_chords",
+    "chord_vocabulary",
+    "chord_key",
+    "mfcc",
+    "workers",
+    "cache_dir",
+)
+_SHEETS = "its chords come from the chord sheets of songs.tsv.gz, it has no audio"
+#: The options only the generic events file uses.
+_EVENTS_ONLY = {
+    "order_column": "its files say what orders the events",
+    "chords": "its chords come with the source",
+}
 #: The options each source does not use, with the reason; given, they are refused rather than
 #: silently ignored. Every other option applies to every source.
 NOT_USED: dict[str, dict[str, str]] = {
-    "lfm1b": dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
-    "lastfm1k": dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+    "lfm1b": {**dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO), **_EVENTS_ONLY},
+    "lastfm1k": {**dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO), **_EVENTS_ONLY},
     "events": {},
-    "movielens": {"since": "it has no timestamps", **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO)},
+    "movielens": {
+        "since": "it has no timestamps",
+        **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+        **_EVENTS_ONLY,
+    },
     "ncf": {
         "since": "its files are filtered and split already",
         "top_songs": "its files are filtered already",
         **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
+        **_EVENTS_ONLY,
     },
-    "demo": {"input": "the demo data set is generated"},
+    "demo": {"input": "the demo data set is generated", **_EVENTS_ONLY},
+    "playlists": {
+        "since": "it has no timestamps: a playlist's positions order its songs",
+        **dict.fromkeys(("mfcc", "workers", "cache_dir"), _SHEETS),
+        "order_column": "its songs are ordered by the position column",
+        "chords": _SHEETS,
+    },
 }
+#: Options that exclude each other, for every source, with the reason.
+EXCLUSIVE = {("order_column", "since"): "the order column holds no times"}
 
 
 def check_options(source: str, given: Iterable[str]) -> None:
     """Refuse the options in ``given`` (field names, see :data:`OPTION_FLAGS`) that ``source``
-    does not use (:data:`NOT_USED`).
+    does not use (:data:`NOT_USED`), or that exclude each other (:data:`EXCLUSIVE`).
 
     Raises:
         ValueError: ``"--since does not apply to --source movielens (it has no timestamps)"``.
     """
     unused = NOT_USED.get(source, {})
+    given = list(given)
     for name in given:
         if name in unused:
             raise ValueError(
                 f"{OPTION_FLAGS[name]} does not apply to --source {source} ({unused[name]})"
+            )
+    for (first, second), why in EXCLUSIVE.items():
+        if first in given and second in given:
+            raise ValueError(
+                f"{OPTION_FLAGS[second]} does not apply with {OPTION_FLAGS[first]} ({why})"
             )
 
 
@@ -79,6 +115,12 @@ class PrepareConfig:
         seed: seeds the candidates (and MovieLens' validation items).
         songs_without_chords: ``"keep"`` (all-``N`` sequence, flagged) or ``"drop"``.
         chord_vocabulary: ``"majmin"`` or ``"full"``.
+        chord_key: ``"absolute"`` (chords as they sound, the paper's) or ``"relative"`` (each
+            song moved to a common tonic before the vocabulary, see
+            :func:`coat_tf.chords.sequence.keyed_segments`).
+        order_column: for ``events``, the column that orders each user's events where it is
+            not a timestamp (e.g. ``position``); ``None``: the ``timestamp`` column. With it
+            the date step does not apply.
         sequence_length: chord ids per song (paper: 100).
         num_shards, compression: TFRecord shards and ``""`` or ``"GZIP"``.
         on_error: ``"raise"`` at the first bad line, or ``"skip"`` and count.
@@ -97,6 +139,8 @@ class PrepareConfig:
     seed: int = 0
     songs_without_chords: str = "keep"
     chord_vocabulary: str = "majmin"
+    chord_key: str = "absolute"
+    order_column: str | None = None
     sequence_length: int = 100
     num_shards: int = 4
     compression: str = ""
@@ -121,12 +165,24 @@ class PrepareConfig:
                 f"one of {SONGS_WITHOUT_CHORDS}",
             ),
             ("chord_vocabulary", self.chord_vocabulary in ("majmin", "full"), "majmin or full"),
+            ("chord_key", self.chord_key in CHORD_KEYS, " or ".join(CHORD_KEYS)),
+            (
+                "order_column",
+                self.order_column is None
+                or (isinstance(self.order_column, str) and self.order_column.strip() != ""),
+                "a column name, or None (the timestamp column)",
+            ),
             ("compression", self.compression in records.COMPRESSIONS, "'' or 'GZIP'"),
             ("on_error", self.on_error in ON_ERROR, f"one of {ON_ERROR}"),
         )
         for name, ok, rule in rules:
             if not ok:
                 raise ValueError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if self.order_column is not None and self.since is not None:
+            raise ValueError(
+                f"since must be None with order_column {self.order_column!r} (the order column "
+                f"holds no times), got {self.since!r}"
+            )
 
     @property
     def filters(self) -> filtering.FilterConfig:
@@ -135,14 +191,18 @@ class PrepareConfig:
     @classmethod
     def for_source(cls, source: str, **overrides) -> PrepareConfig:
         """Defaults for ``source``: the paper's, except no date step for the sources whose
-        data predate 2014 or have no timestamps (lastfm1k, movielens, demo), and no filtering
-        at all for the NCF format (its files are filtered already), whose number of
-        negatives comes from its files. An override the source does not use is a ValueError
+        data predate 2014 or have no timestamps (lastfm1k, movielens, demo, playlists, events
+        with an ``order_column``), every song kept for playlists, and no filtering at all for
+        the NCF format (its files are filtered already), whose number of negatives comes from
+        its files. An override the source does not use is a ValueError
         (:func:`check_options`)."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         check_options(source, overrides)
-        defaults = {} if source in ("lfm1b", "events") else {"since": None}
+        timed = source == "lfm1b" or (source == "events" and not overrides.get("order_column"))
+        defaults: dict = {} if timed else {"since": None}
+        if source == "playlists":
+            defaults["top_songs"] = None
         if source == "ncf":
             defaults = {
                 "since": None,

@@ -22,6 +22,11 @@ Formats:
 - **Generic events**: CSV (``.csv``) or tab-separated (otherwise), with a header naming
   ``user_id``, ``track_id``, ``timestamp`` (integer Unix seconds or ISO 8601) and optionally
   ``audio_path`` (relative to the file's folder, or absolute). Other columns are ignored.
+  Where an order that is not a time orders the events (``order_column``, e.g. ``position``),
+  that column replaces ``timestamp``: integers, ascending.
+- **Playlists** (the playlists x chords set): ``playlists.tsv.gz`` in the given folder,
+  tab-separated with the header ``playlist position song``. A playlist stands for a listener
+  and ``position`` (an integer) orders its songs.
 - **MovieLens-1M** (pre-split): ``train.tsv.gz`` and ``test.tsv``, each with the header
   ``user_id movie_id``, no timestamps.
 """
@@ -48,6 +53,7 @@ _ALIASES = {
     "timestamp": ("timestamp", "time", "ts"),
     "audio_path": ("audio_path", "audio"),
 }
+PLAYLISTS = "playlists.tsv.gz"
 
 
 class EventSource:
@@ -169,18 +175,27 @@ class Lastfm1kSource(EventSource):
 
 
 class EventsFileSource(EventSource):
-    """The generic events file (see the module docstring)."""
+    """The generic events file (see the module docstring); ``order_column`` names the column
+    that orders the events where it is not a timestamp (integers)."""
 
     name = "events"
+    what = "events file"
 
-    def __init__(self, path: str | os.PathLike, **kwargs) -> None:
+    def __init__(self, path: str | os.PathLike, order_column: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.path = Path(path)
+        self.order_column = order_column
         if not self.path.is_file():
-            raise DataError(self.path, "no such file (the events file)")
+            raise DataError(self.path, f"no such file (the {self.what})")
         stem = self.path.name[:-3] if self.path.name.endswith(".gz") else self.path.name
         self.sep = "," if stem.endswith(".csv") else "\t"
         self.columns = self._columns()
+
+    def aliases(self) -> dict[str, tuple[str, ...]]:
+        """The header names each column may have (``timestamp``: the order column, if any)."""
+        if self.order_column is None:
+            return _ALIASES
+        return {**_ALIASES, "timestamp": (self.order_column.strip().lower(),)}
 
     def _columns(self) -> list[Column]:
         from coat_tf.data.table import GZIP_ERRORS, damaged_gzip, open_binary
@@ -196,21 +211,29 @@ class EventsFileSource(EventSource):
             raise DataError(self.path, "empty file (expected a header line)", 1)
         names = [name.strip().lower() for name in header.split(self.sep)]
         found = {}
-        for canonical, aliases in _ALIASES.items():
-            hits = [i for i, name in enumerate(names) if name in aliases]
+        aliases = self.aliases()
+        for canonical, accepted in aliases.items():
+            hits = [i for i, name in enumerate(names) if name in accepted and i not in found]
             if hits:
                 found[hits[0]] = canonical
         missing = {"user_id", "track_id", "timestamp"} - set(found.values())
         if missing:
+            wanted = ", ".join(aliases[c][0] for c in ("user_id", "track_id", "timestamp"))
+            optional = "[, audio_path]" if "audio_path" in aliases else ""
             raise DataError(
                 self.path,
-                f"header {names} lacks column(s) {sorted(missing)} "
-                f"(expected user_id, track_id, timestamp[, audio_path])",
+                f"header {names} lacks column(s) {sorted(aliases[c][0] for c in missing)} "
+                f"(expected {wanted}{optional})",
                 1,
             )
-        kinds = {"user_id": "str", "track_id": "str", "timestamp": "time", "audio_path": "opt"}
+        order = "time" if self.order_column is None else "int"
+        kinds = {"user_id": "str", "track_id": "str", "timestamp": order, "audio_path": "opt"}
+        # each column is named as the source names it (``position``), so messages do too
+        self.names = {canonical: accepted[0] for canonical, accepted in aliases.items()}
         return [
-            Column(found[i], kinds[found[i]]) if i in found else Column(f"_{i}", "opt", False)
+            Column(self.names[found[i]], kinds[found[i]])
+            if i in found
+            else Column(f"_{i}", "opt", False)
             for i in range(len(names))
         ]
 
@@ -226,20 +249,36 @@ class EventsFileSource(EventSource):
         )
         base = self.path.resolve().parent
         for chunk in reader:
+            names = self.names
             out = pd.DataFrame(
                 {
-                    "user": chunk["user_id"],
-                    "track": chunk["track_id"],
-                    "timestamp": chunk["timestamp"],
+                    "user": chunk[names["user_id"]],
+                    "track": chunk[names["track_id"]],
+                    "timestamp": chunk[names["timestamp"]],
                 }
             )
-            if "audio_path" in chunk:
-                paths = chunk["audio_path"]
+            if names.get("audio_path") in chunk:
+                paths = chunk[names["audio_path"]]
                 out["audio_path"] = [
                     str(base / p) if p and not os.path.isabs(p) else p for p in paths
                 ]
             yield out
         self.lines_read = reader.lines_read
+
+
+class PlaylistsSource(EventsFileSource):
+    """The playlists x chords set: ``path`` is its folder (or its ``playlists.tsv.gz``); a
+    playlist is a user, ``position`` orders its songs (see the module docstring)."""
+
+    name = "playlists"
+    what = "playlists of the playlists x chords set"
+
+    def __init__(self, path: str | os.PathLike, **kwargs) -> None:
+        path = Path(path)
+        super().__init__(path / PLAYLISTS if path.is_dir() else path, "position", **kwargs)
+
+    def aliases(self) -> dict[str, tuple[str, ...]]:
+        return {"user_id": ("playlist",), "track_id": ("song",), "timestamp": ("position",)}
 
 
 def read_movielens(
