@@ -103,14 +103,19 @@ def _metrics(ranks: np.ndarray, k: int, started: float, non_finite: int = 0) -> 
     )
 
 
-def check_top_k(k: int, data) -> None:  # noqa: ANN001 - a PreparedDataset
+def check_top_k(k: int, data, test: bool = True) -> None:  # noqa: ANN001 - a PreparedDataset
     """Refuse a cut-off ``k`` larger than the sampled candidate lists of ``data`` (the held-out
     song and its stored negatives, per user): there, every held-out song would be a hit.
+
+    Args:
+        test: check the test split's lists too; a search, which never reads the test split,
+            checks the validation split's alone.
 
     Raises:
         ValueError: naming ``top_k`` (``--top-k``), its value and the lists' size.
     """
-    sizes = [split.items.shape[1] for split in (data.valid, data.test) if len(split)]
+    splits = (data.valid, data.test) if test else (data.valid,)
+    sizes = [split.items.shape[1] for split in splits if len(split)]
     if sizes and k > min(sizes):
         size = min(sizes)
         raise ValueError(

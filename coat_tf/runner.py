@@ -435,7 +435,7 @@ def train_and_evaluate(
     """
     spec = get_spec(run.model_name)
     try:
-        evaluation.check_top_k(run.train.top_k, data)
+        evaluation.check_top_k(run.train.top_k, data, test=evaluate_on_test)
     except ValueError as error:
         raise RunError(str(error)) from None
     tables = song_tables(spec, data, run.model)

@@ -24,7 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
-from coat_tf.claims import CLAIM_FILE, holder
+from coat_tf.claims import CLAIM_FILE, held_here, holder
 from coat_tf.failures import FAILURE_FILE
 
 CONFIG_FILE = "config.json"
@@ -215,6 +215,8 @@ def _check_not_in_use(run_dir: Path) -> None:
             f"{claim_file}: is not a file (a folder?); it must be the run's claim file: "
             "remove it, or choose another --run-dir"
         )
+    if held_here(run_dir):  # this process claimed it (an experiment's run): not in use
+        return
     try:
         who = holder(run_dir)
     except OSError as error:

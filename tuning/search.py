@@ -225,11 +225,12 @@ def search_on_data(
             train=train,
             model_name=args.model,
             data_dir=str(Path(data_dir).resolve()),
+            data_hash=data.manifest.get("content_hash"),
         )
         for values in grid.combinations():  # every point is a valid configuration
             grid.apply(base, values)
         song_tables(spec, data, base.model)  # the content the model reads is there
-        check_top_k(base.train.top_k, data)
+        check_top_k(base.train.top_k, data, test=False)  # a search never reads test
         settings = search_settings(base, grid, data)
     except (DataError, DataInUse, MissingContentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
