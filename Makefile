@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test tune lint format bench docs clean
+.PHONY: install run test tune lint format bench docs wheel-check clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: install
 # the documentation site into site/; a broken link or a missing API reference fails it
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# build the wheel and the sdist, check them, and run the installed commands (.ci/wheel-check)
+wheel-check: install
+	PY=$(PY) bash .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info
