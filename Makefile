@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test tune lint format bench clean
+.PHONY: install run test tune lint format bench docs wheel-check clean
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	$(PIP) install --upgrade "pip>=24" "setuptools>=68" wheel
 	$(PIP) install "numpy>=1.26,<2.5"
 	$(PIP) install --no-build-isolation "vamp==1.1.0"
-	$(PIP) install -e ".[audio,dev]"
+	$(PIP) install -e ".[audio,dev,docs]"
 	touch $(STAMP)
 
 run: install
@@ -45,5 +45,13 @@ format: install
 bench: install
 	$(PY) -m bench.layers $(ARGS)
 
+# the documentation site into site/; a broken link or a missing API reference fails it
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# build the wheel and the sdist, check them, and run the installed commands (.ci/wheel-check)
+wheel-check: install
+	PY=$(PY) bash .ci/wheel-check
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info

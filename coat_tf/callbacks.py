@@ -210,7 +210,10 @@ class TestEveryEpoch(ValidationRanking):
     pre-trained start, :meth:`record`), which a resumed run adds to.
 
     Args:
-        recommender, users, items, k: as :class:`ValidationRanking`, with the test split.
+        recommender: as :class:`ValidationRanking`, with the test split.
+        users: as :class:`ValidationRanking`, with the test split.
+        items: as :class:`ValidationRanking`, with the test split.
+        k: as :class:`ValidationRanking`, with the test split.
         folder: where ``FILE`` is kept (None: the logs only, as on a worker that is not the
             chief).
     """

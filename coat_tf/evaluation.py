@@ -207,7 +207,11 @@ def full_catalogue_tfrs(
         scorer: a dot-product model's scoring interface: ``dot_product_tables()`` gives the
             query table ``[num_users, d]`` and the candidate table ``[num_songs, d]``, and the
             model ranks song ``i`` for user ``u`` by ``queries[u] . candidates[i]``.
-        users, positives, exclude, k, batch: as in :func:`full_catalogue`.
+        users: as in :func:`full_catalogue`.
+        positives: as in :func:`full_catalogue`.
+        exclude: as in :func:`full_catalogue`.
+        k: as in :func:`full_catalogue`.
+        batch: as in :func:`full_catalogue`.
 
     Raises:
         coat_tf.models.Unsupported: the model is not a dot-product model.

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coat_tf import add_version_option
 from coat_tf.export import (
     CONFIG_FILE,
     EXPORT_INFO,
@@ -295,6 +296,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m coat_tf.recommend",
         description="Top-k songs for a user from an exported model (coat_tf.export).",
     )
+    add_version_option(parser)
     parser.add_argument("--model", required=True, help="version folder or model folder")
     parser.add_argument("--user", required=True, help="original user id (users.tsv 'id')")
     parser.add_argument("--k", type=int, default=10, help="songs to recommend (default 10)")

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
+from coat_tf import add_version_option, distribute
 from coat_tf import config as cfg
-from coat_tf import distribute
 from coat_tf._env import device_summary
 from coat_tf.claims import Busy, claim, hold_data
 from coat_tf.config import ModelConfig, RunConfig
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate and export COAT or a baseline. With no arguments: COAT on "
         "the simulated demo data set.",
     )
+    add_version_option(parser)
     parser.add_argument("--data", help="prepared data set folder (default: the demo data set)")
     parser.add_argument(
         "--model",

@@ -38,8 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
+from coat_tf import add_version_option, folder_kinds
 from coat_tf import config as cfg
-from coat_tf import folder_kinds
 from coat_tf.claims import Busy, claim
 from coat_tf.config import ModelConfig, RunConfig, TrainConfig
 from coat_tf.failures import describe
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "learning rate x embedding size; WMF: factors x regularization x alpha), objective "
         "the validation NDCG@10. Resumable: run the same command again to continue.",
     )
+    add_version_option(parser)
     parser.add_argument("--data", help="prepared data set folder (default: the demo data set)")
     parser.add_argument(
         "--model", choices=list(MODELS), default="coat", help="model to tune (default coat)"

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from coat_tf import add_version_option
 from coat_tf.chords.cache import default_workers
 from coat_tf.chords.extract import AudioError, ExtractorSettings, extract_many, segments_to_json
 from coat_tf.chords.key import CHORD_KEYS, relative_shift
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chord sequences (Chordino, or chord sheets and annotations) and MFCC "
         "excerpts from audio files.",
     )
+    add_version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

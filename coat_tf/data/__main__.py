@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from coat_tf import add_version_option
 from coat_tf.chords.key import CHORD_KEYS
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
@@ -66,6 +67,7 @@ def date_or_none(text: str) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coat_tf.data", description=__doc__)
+    add_version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("prepare", help="raw listening data -> prepared data set")
     p.add_argument("--source", choices=SOURCES, required=True)

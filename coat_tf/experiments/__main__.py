@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
-from coat_tf import folder_kinds
+from coat_tf import add_version_option, folder_kinds
 from coat_tf.experiments.plan import (
     EXPERIMENTS,
     PRETRAINED,
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m coat_tf.experiments", description=__doc__.splitlines()[0]
     )
+    add_version_option(parser)
     parser.add_argument("experiment", choices=list(EXPERIMENTS))
     parser.add_argument("--data", help="prepared data set (default: the simulated demo data)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -76,8 +76,9 @@ class AttentionSummary(tf.keras.callbacks.Callback):
         chord_labels: chord id -> label (``data.vocabulary.labels``).
         recommender: the scoring interface of the model being trained; its ``attention``
             reads the current weights.
-        user_names, song_names: index -> display name (``data.user_ids``,
-            :func:`~coat_tf.inspection.probes.song_display_names`); default ``"user 3"``.
+        user_names: index -> display name of a user (``data.user_ids``); default ``"user 3"``.
+        song_names: index -> display name of a song
+            (:func:`~coat_tf.inspection.probes.song_display_names`); default ``"song 3"``.
         every_n_epochs: write every n-th epoch.
         top_chords: rows of each user's table.
         label_every: label every n-th position on the images' x axes.

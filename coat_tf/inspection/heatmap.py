@@ -27,7 +27,8 @@ class AttentionPlot:
         chord_ids: ``[L]`` chord ids.
         chord_labels: chord id -> label.
         label_every: label every n-th position.
-        width_inches, dpi: image size (the height is 3.4 inches).
+        width_inches: image width (the height is 3.4 inches).
+        dpi: image resolution.
     """
 
     def __init__(
@@ -120,7 +121,9 @@ def render_attention(
         chord_ids: ``[L]`` chord ids.
         chord_labels: chord id -> label.
         title: figure title.
-        label_every, width_inches, dpi: see :class:`AttentionPlot`.
+        label_every: see :class:`AttentionPlot`.
+        width_inches: see :class:`AttentionPlot`.
+        dpi: see :class:`AttentionPlot`.
     """
     plot = AttentionPlot(chord_ids, chord_labels, label_every, width_inches, dpi)
     return plot.render(weights, title)

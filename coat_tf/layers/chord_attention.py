@@ -58,7 +58,8 @@ class ChordAttention(tf.keras.layers.Layer):
         mode: ``"learned"``, ``"uniform"`` or ``"ones"``.
         implementation: ``"split"`` or ``"concat"``.
         l2: L2 penalty on the chord and position embeddings.
-        embeddings_initializer, kernel_initializer: initialisers of the tables and of ``W``, ``h``.
+        embeddings_initializer: initialiser of the chord and position tables.
+        kernel_initializer: initialiser of ``W`` and ``h``.
 
     Input: ``[user_embedding, chord_ids]``: ``[B, d_u]`` float, ``[B, L]`` integer.
     Output: ``(attended, weights)``: ``[B, d]`` and ``[B, L]`` (each row sums to 1, or to ``L``

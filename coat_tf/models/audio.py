@@ -193,7 +193,8 @@ class AudioRecommender(KerasRecommender):
 
     Args:
         model: a model from :func:`build_neumf_audio_model`.
-        num_users, num_songs: the id vocabulary sizes.
+        num_users: the size of the user id vocabulary.
+        num_songs: the size of the song id vocabulary.
         song_tables: ``{"mfcc": float32 [num_songs, T, n]}``, pooled (:func:`mfcc_table`).
         mfcc_shape: ``(n_mfcc, frames)`` of a raw excerpt (what :meth:`score_new_songs` takes).
         mfcc_pool: the pooling the table was made with.

@@ -120,7 +120,8 @@ class CoatRecommender(KerasRecommender):
 
     Args:
         model: a model from :func:`build_coat_model`.
-        num_users, num_songs: the id vocabulary sizes.
+        num_users: the size of the user id vocabulary.
+        num_songs: the size of the song id vocabulary.
         song_tables: ``{"chord_ids": int32 [num_songs, L]}``.
         user_chunk: users scored together by :meth:`score_all`.
         pair_chunk: (user, song) pairs per step of :meth:`score_all`.

@@ -56,10 +56,12 @@ class ItemKnnRecommender(FittedRecommender):
     """Item-kNN's scoring interface over ``R`` and ``S`` (see the module docstring).
 
     Args:
-        user_splits, user_songs: ``R`` as CSR without values: user ``u``'s training songs are
-            ``user_songs[user_splits[u]:user_splits[u + 1]]``, sorted.
-        similarity_splits, similarity_songs, similarity_values: ``S`` as CSR: song ``j``'s
-            neighbours and their similarities.
+        user_splits: ``R`` as CSR without values, its row offsets: user ``u``'s training songs
+            are ``user_songs[user_splits[u]:user_splits[u + 1]]``.
+        user_songs: ``R``'s column indices, sorted within each user.
+        similarity_splits: ``S`` as CSR, its row offsets (song ``j``'s neighbours).
+        similarity_songs: ``S``'s column indices: the neighbours.
+        similarity_values: ``S``'s values: the neighbours' similarities.
         neighbours: the ``K`` that ``S`` was built with (kept for the record).
     """
 

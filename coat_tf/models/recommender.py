@@ -92,7 +92,8 @@ class KerasRecommender(Recommender):
 
     Args:
         model: a Keras model with inputs among ``user_id``, ``song_id``, ``chord_ids``, ``mfcc``.
-        num_users, num_songs: the id vocabulary sizes.
+        num_users: the size of the user id vocabulary.
+        num_songs: the size of the song id vocabulary.
         song_tables: content name -> ``[num_songs, ...]`` table, for the model's content inputs
             (tables the model does not take are ignored).
         song_chunk: songs scored at once by :meth:`score_all` (bounds memory).
