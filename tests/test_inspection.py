@@ -340,3 +340,16 @@ def test_callback_checks_its_arguments(tmp_path: Path) -> None:
     neumf = KerasRecommender(build_neumf_model(config), 4, 5)
     with pytest.raises(ValueError, match="no chord attention"):
         probe_attention(neumf, Probes([0], [1], np.ones((1, 100))))
+
+
+def test_the_model_diagram_is_a_png(tmp_path) -> None:
+    """``python -m coat_tf.inspection.diagram OUT`` writes a whole PNG and nothing else; an
+    output that cannot be written is one line and exit 2."""
+    from coat_tf.inspection.diagram import main as diagram_main
+
+    out = tmp_path / "model.png"
+    assert diagram_main([str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert [p.name for p in tmp_path.iterdir()] == ["model.png"]  # no temporary left
+    (tmp_path / "file").write_text("x")
+    assert diagram_main([str(tmp_path / "file" / "model.png")]) == 2
