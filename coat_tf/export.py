@@ -59,6 +59,7 @@ from coat_tf import __version__
 from coat_tf.config import RunConfig, save, to_dict
 from coat_tf.fileio import atomic_directory, atomic_write_text
 from coat_tf.integrity import CHECKSUMS_FILE, write_checksums
+from coat_tf.layers.chord_attention import split_graph
 from coat_tf.models.recommender import Recommender
 from coat_tf.schema import CHORD_IDS, MFCC, SONG_ID, USER_ID
 
@@ -290,8 +291,8 @@ def export_model(
     started = time.perf_counter()
     exclusions = training_exclusions(data, exclude)
     module = ServingModule(recommender, exclusions)
-    signatures = module.signatures()
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target) as tmp, split_graph():  # never needs the fused op
+        signatures = module.signatures()
         tf.saved_model.save(module, str(tmp), signatures=signatures)
         extra = tmp / EXTRA_DIR
         extra.mkdir()
