@@ -390,3 +390,17 @@ def test_exclusions_can_cover_held_out_songs(exports) -> None:
     for split in (data.valid, data.test):
         for user, song in zip(split.users, split.positives, strict=True):
             assert song in everything[user] and song not in train[user]
+
+
+def test_exported_coat_never_needs_the_fused_op(exports) -> None:
+    """The in-memory COAT runs the fused op where it is built; its export holds the split
+    graph (the fresh process of ``loaded`` never loads the op's library)."""
+    from coat_tf.layers import fused
+
+    layer = exports["coat"]["model"].model.get_layer("chord_attention")
+    assert layer.implementation == "auto"
+    assert layer.uses_fused_op() == (
+        fused.available() and not tf.config.list_logical_devices("GPU")
+    )
+    graph = (exports["coat"]["path"] / "saved_model.pb").read_bytes()
+    assert b"CoatChordScores" not in graph

@@ -207,3 +207,21 @@ def test_xla_is_off_for_a_model_that_runs_the_fused_op() -> None:
     strategy = tf.distribute.get_strategy()
     assert use_xla(True, get_spec("coat"), strategy, fused_op=False)
     assert not use_xla(True, get_spec("coat"), strategy, fused_op=True)
+
+
+@pytest.mark.parametrize(
+    ("compiler", "words"),
+    [("no-such-compiler", "no C++ compiler found"), ("false", "false failed: exit status 1")],
+)
+def test_a_failed_build_says_why_in_one_line_and_keeps_no_library(
+    compiler: str, words: str, monkeypatch, capsys, tmp_path
+) -> None:
+    from coat_tf.layers.fused import build
+
+    target = tmp_path / "_chord_scores.so"
+    monkeypatch.setenv("CXX", compiler)
+    monkeypatch.setattr(build, "LIBRARY", target)
+    assert build.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: chord_scores.cc: ") and words in err
+    assert not list(tmp_path.iterdir())

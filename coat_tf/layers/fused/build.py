@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the op; returns the exit status (see the module docstring)."""
     del argv
     try:
-        build()
+        build(LIBRARY)
     except (RuntimeError, OSError) as error:
         print(
             f"error: {SOURCE.name}: fused chord attention not built ({error}); "
