@@ -225,3 +225,27 @@ def test_a_failed_build_says_why_in_one_line_and_keeps_no_library(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: chord_scores.cc: ") and words in err
     assert not list(tmp_path.iterdir())
+
+
+@needs_op
+def test_training_with_either_implementation_gives_the_same_model() -> None:
+    from coat_tf.config import ModelConfig
+    from coat_tf.models import build_coat_model
+
+    config = ModelConfig(num_users=30, num_songs=20, num_chords=6, embedding_size=8)
+    rng = np.random.default_rng(0)
+    features = {
+        "user_id": rng.integers(0, 30, 256).astype("i4"),
+        "song_id": rng.integers(0, 20, 256).astype("i4"),
+        "chord_ids": rng.integers(0, 6, (256, config.sequence_length)).astype("i4"),
+    }
+    labels = (rng.random(256) < 0.3).astype("f4")
+    found = {}
+    for implementation in ("fused", "split"):
+        tf.keras.utils.set_random_seed(0)
+        model = build_coat_model(config, implementation=implementation)
+        model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+        history = model.fit(features, labels, batch_size=32, epochs=3, shuffle=False, verbose=0)
+        found[implementation] = (history.history["loss"], model.predict(features, verbose=0))
+    np.testing.assert_allclose(found["fused"][0], found["split"][0], rtol=1e-4)
+    np.testing.assert_allclose(found["fused"][1], found["split"][1], atol=1e-4)
