@@ -84,12 +84,14 @@ def run(args: argparse.Namespace) -> dict:
                 in kernels.most_common(args.profile_top)
             )  # fmt: skip
             notes.append(
-                f"{name}: {steps} steps of {batch_size} in {wall:.2f} s wall "
+                f"{name} (XLA {'on' if model.jit_compile else 'off'}): {steps} steps of "
+                f"{batch_size} in {wall:.2f} s wall "
                 f"({steps * batch_size / wall:,.0f} examples/s while profiled), "
                 f"{1e3 * total / steps:.1f} ms of kernel time a step. Largest kernels: {top}."
             )
     notes.append(
-        f"d = {size}, XLA {'on' if xla else 'off'}. ms_per_step: CPU time in kernels, all "
+        f"d = {size}, XLA {'on' if xla else 'off'} as the package compiles each model (not for "
+        "the fused attention op, which XLA cannot compile). ms_per_step: CPU time in kernels, all "
         "threads together. Parts and the mapping of kernels to layers: bench/scale_profile.py."
         + (f" Traces (TensorBoard's profile plugin): {keep}." if keep else "")
     )
