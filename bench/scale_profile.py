@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> dict:
             model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
             wall = time.perf_counter() - started
             tf.profiler.experimental.stop()
-            parts, kernels = summarise(trace_file(logdir), layer_parts(model))
+            parts, kernels = summarise(
+                trace_file(logdir), layer_parts(model), xla_is_optimizer=not model.jit_compile
+            )
             total = sum(parts.values())
             for part, seconds in parts.most_common():
                 rows.append(
@@ -136,8 +138,14 @@ def part_of(op_name: str, parts: dict[str, str]) -> str:
     return f"{part}, backward" if backward else part
 
 
-def summarise(path: Path, parts: dict[str, str]) -> tuple[collections.Counter, collections.Counter]:
-    """Seconds by part and by kernel (op type, or XLA kernel) over the whole trace."""
+def summarise(
+    path: Path, parts: dict[str, str], xla_is_optimizer: bool = False
+) -> tuple[collections.Counter, collections.Counter]:
+    """Seconds by part and by kernel (op type, or XLA kernel) over the whole trace.
+
+    ``xla_is_optimizer``: the step itself is not compiled with XLA, so its XLA kernels are the
+    optimizer's update, compiled on its own (:func:`coat_tf.runner.optimizer_xla`), whose op
+    names do not say so."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     space = xplane_pb2.XSpace()
@@ -154,6 +162,8 @@ def summarise(path: Path, parts: dict[str, str]) -> tuple[collections.Counter, c
                 seconds = event.duration_ps * 1e-12
                 if name in compiled:  # an XLA kernel
                     ops, kernel = compiled[name], name
+                    if xla_is_optimizer:
+                        ops = [f"Adam/{op}" for op in ops] or ["Adam/update"]
                 elif line.name.startswith("tf_Compute") and _is_op(name):
                     op, kernel = name.rsplit(":", 1)
                     ops = [op]

@@ -200,13 +200,17 @@ def test_training_says_in_one_line_when_the_split_form_stands_in(monkeypatch) ->
     assert attention_note(model) is None
 
 
-def test_xla_is_off_for_a_model_that_runs_the_fused_op() -> None:
+def test_xla_is_off_for_a_step_that_runs_the_fused_op_but_on_for_its_optimizer() -> None:
     from coat_tf.models import get_spec
-    from coat_tf.runner import use_xla
+    from coat_tf.runner import optimizer_xla, use_xla
 
     strategy = tf.distribute.get_strategy()
     assert use_xla(True, get_spec("coat"), strategy, fused_op=False)
     assert not use_xla(True, get_spec("coat"), strategy, fused_op=True)
+    # the optimizer's update alone is compiled instead, as configured
+    assert optimizer_xla(True, strategy, fused_op=True)
+    assert not optimizer_xla(False, strategy, fused_op=True)
+    assert not optimizer_xla(True, strategy, fused_op=False)
 
 
 @pytest.mark.parametrize(
