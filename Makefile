@@ -7,10 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 STAMP := $(VENV)/.installed
+FUSED_SRC := coat_tf/layers/fused/chord_scores.cc
+FUSED_LIB := coat_tf/layers/fused/_chord_scores.so
 
 .PHONY: install run test tune lint format bench docs wheel-check clean
 
-install: $(STAMP)
+install: $(STAMP) $(FUSED_LIB)
 
 # Order matters: `vamp` (needed by chord-extractor) compiles against numpy and does not
 # declare it as a build requirement, so numpy goes in first and vamp is built without
@@ -23,6 +25,12 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	$(PIP) install --no-build-isolation "vamp==1.1.0"
 	$(PIP) install -e ".[audio,dev,docs]"
 	touch $(STAMP)
+
+# The fused chord attention op (C++, TensorFlow's own compile flags). Optional: without a
+# compiler, or when the build fails, one line says so, the install still succeeds and COAT
+# uses the split form.
+$(FUSED_LIB): $(STAMP) $(FUSED_SRC)
+	@$(PY) -m coat_tf.layers.fused.build || true
 
 run: install
 	$(PY) -m coat_tf.train $(ARGS)
@@ -54,4 +62,4 @@ wheel-check: install
 	PY=$(PY) bash .ci/wheel-check
 
 clean:
-	rm -rf $(VENV) build dist site *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info $(FUSED_LIB)

@@ -13,6 +13,8 @@ Sections (``--sections``; each is a function of the parsed options that returns 
 - ``extraction``: Chordino chord extraction in times real time, one process and all cores;
 - ``matmul``: one large float32 matrix product with TensorFlow, in GMAC/s: the floor that the
   compute-bound sections are compared with;
+- ``attention``: the chord attention's forward and backward pass, the fused op against the
+  split form with and without XLA (:mod:`bench.scale_attention`);
 - ``training``: training examples per second and multiply-adds per second of every Keras model
   at predictive factors 8 to 64, as ratios to NeuMF (:mod:`bench.scale_models`);
 - ``evaluation``: full-catalogue and sampled scoring in users per second, projected to all the
@@ -49,7 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import scale_models, scale_pipeline, scale_prepare, scale_profile
+from bench import scale_attention, scale_models, scale_pipeline, scale_prepare, scale_profile
 from coat_tf.fileio import atomic_write_text  # (coat_tf first: it selects legacy Keras)
 
 
@@ -206,6 +208,9 @@ SECTIONS: dict[str, Section] = {
     "prepare": Section("Preparing LFM-1b", scale_prepare.add_arguments, scale_prepare.run),
     "extraction": Section("Chord extraction", _extraction_arguments, run_extraction),
     "matmul": Section("Matrix product floor", _matmul_arguments, run_matmul),
+    "attention": Section(
+        "Chord attention, fused and split", scale_attention.add_arguments, scale_attention.run
+    ),
     "training": Section(
         "Training throughput", scale_models.add_training_arguments, scale_models.run_training
     ),

@@ -6,16 +6,17 @@ random batches: speed does not depend on either.
 
 **training**: each model trains through Keras's own ``fit`` step, compiled as the package
 compiles it (Adam, binary cross-entropy, ``jit_compile`` = ``TrainConfig.jit_compile``, XLA by
-default), on the same ``--training-batches`` random batches. The models take turns, one round of
-``--training-steps`` steps each, ``--training-rounds`` rounds, so that a drift in the machine's
-speed touches them alike; ratios to NeuMF at the same predictive factors are medians of the
-per-round ratios. Multiply-adds per example (:func:`macs_per_example`) are counted from the layer
-shapes: every ``Dense`` kernel ``n x m`` costs ``n m``; the GMF product ``d``; a ``Conv1D``
-``out_steps x k x c_in x c_out``; an ``LSTM`` ``steps x 4 (c_in + units) units``; COAT's
-attention ``d_u A`` (user term) ``+ L A`` (the score vector over ``L`` positions) ``+ V d``
-(``Att = M C``), the same count for both of its implementations, so that the literal form's
-extra work shows as a lower rate. Embedding lookups count zero. The arithmetic rate is
-multiply-adds per example times examples per second.
+default; for COAT with the fused attention op, which XLA cannot compile, the optimizer's update
+alone: :func:`coat_tf.runner.optimizer_xla`), on the same ``--training-batches`` random batches.
+The models take turns, one round of ``--training-steps`` steps each, ``--training-rounds``
+rounds, so that a drift in the machine's speed touches them alike; ratios to NeuMF at the same
+predictive factors are medians of the per-round ratios. Multiply-adds per example
+(:func:`macs_per_example`) are counted from the layer shapes: every ``Dense`` kernel ``n x m``
+costs ``n m``; the GMF product ``d``; a ``Conv1D`` ``out_steps x k x c_in x c_out``; an ``LSTM``
+``steps x 4 (c_in + units) units``; COAT's attention ``d_u A`` (user term) ``+ L A`` (the score
+vector over ``L`` positions) ``+ V d`` (``Att = M C``), the same count for both of its
+implementations, so that the literal form's extra work shows as a lower rate. Embedding lookups
+count zero. The arithmetic rate is multiply-adds per example times examples per second.
 
 **evaluation**: full-catalogue scoring (``Recommender.score_all`` traced with an unknown user
 count, as in the exported ``recommend`` signature) and sampled scoring (``score_pairs`` on 100
@@ -38,7 +39,16 @@ import numpy as np
 
 PAPER_USERS = 30_753
 PAPER_SONGS = 10_000
-TRAINING_MODELS = ("coat", "coat-concat", "neumf", "gmf", "mlp", "neumf-cnn", "neumf-lstm")
+TRAINING_MODELS = (
+    "coat",
+    "coat-split",
+    "coat-concat",
+    "neumf",
+    "gmf",
+    "mlp",
+    "neumf-cnn",
+    "neumf-lstm",
+)
 EVALUATION_MODELS = ("coat", "neumf", "gmf")
 AUDIO_MODELS = ("neumf-cnn", "neumf-lstm")
 
@@ -48,7 +58,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--training-models", nargs="+", choices=TRAINING_MODELS, metavar="MODEL",
         help=f"models (default all: {' '.join(TRAINING_MODELS)}; coat-concat is COAT with the "
-        "literal attention)",
+        "literal attention, coat-split with the split form, coat as the package builds it: "
+        "the fused attention op where it is built)",
     )  # fmt: skip
     group.add_argument("--training-factors", type=int, nargs="+", help="default 8 16 32 64")
     group.add_argument("--training-batch-size", type=int, help="default 1024")
@@ -89,8 +100,8 @@ def _build(name: str, config):  # noqa: ANN001, ANN202
     from coat_tf.models.coat import build_coat_model
     from coat_tf.models.registry import build_model
 
-    if name == "coat-concat":
-        return build_coat_model(config, implementation="concat")
+    if name in ("coat-concat", "coat-split"):
+        return build_coat_model(config, implementation=name.split("-")[1])
     return build_model(name, config)
 
 
@@ -129,14 +140,18 @@ def compiled(name: str, config, data: dict, xla: bool) -> tuple:  # noqa: ANN001
     import tensorflow as tf
 
     from coat_tf.models.registry import get_spec
-    from coat_tf.runner import use_xla
+    from coat_tf.runner import optimizer_xla, use_xla, uses_fused_op
 
     model = _build(name, config)
-    spec = get_spec("coat" if name == "coat-concat" else name)
+    spec = get_spec("coat" if name.startswith("coat-") else name)
+    strategy = tf.distribute.get_strategy()
+    fused_op = uses_fused_op(model)
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+    optimizer.jit_compile = optimizer_xla(xla, strategy, fused_op) or optimizer.jit_compile
     model.compile(
-        optimizer=tf.keras.optimizers.Adam(1e-3),
+        optimizer=optimizer,
         loss=tf.keras.losses.BinaryCrossentropy(),
-        jit_compile=use_xla(xla, spec, tf.distribute.get_strategy()),
+        jit_compile=use_xla(xla, spec, strategy, fused_op),
     )
     inputs = {k: v for k, v in data["features"].items() if k in model.input_names}
     dataset = tf.data.Dataset.from_tensor_slices((inputs, data["labels"])).repeat()
@@ -219,6 +234,8 @@ def run_training(args: argparse.Namespace) -> dict:
                     "x_neumf_arithmetic": round(ratio * total / macs["neumf"]["total"], 3),
                     "cpu_s_per_round": round(statistics.median(c for _, c in runs[name]), 1),
                     "xla": bool(models[name][0].jit_compile),
+                    "optimizer_xla": bool(models[name][0].optimizer.jit_compile),
+                    "attention": attention_implementation(models[name][0]),
                     "macs_by_part": {k: v for k, v in macs[name].items() if v and k != "total"},
                 }
             )
@@ -236,6 +253,16 @@ def run_training(args: argparse.Namespace) -> dict:
             f"process after the section: {peak_rss_mib():,} MiB."
         ],
     }
+
+
+def attention_implementation(model) -> str:  # noqa: ANN001
+    """How a model's learned chord attention computes its scores ("" for the other models)."""
+    from coat_tf.layers import ChordAttention
+
+    for layer in model.layers:
+        if isinstance(layer, ChordAttention) and layer.mode == "learned":
+            return "fused" if layer.uses_fused_op() else layer.active_implementation()
+    return ""
 
 
 def run_evaluation(args: argparse.Namespace) -> dict:

@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> dict:
             model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
             wall = time.perf_counter() - started
             tf.profiler.experimental.stop()
-            parts, kernels = summarise(trace_file(logdir), layer_parts(model))
+            parts, kernels = summarise(
+                trace_file(logdir), layer_parts(model), xla_is_optimizer=not model.jit_compile
+            )
             total = sum(parts.values())
             for part, seconds in parts.most_common():
                 rows.append(
@@ -84,12 +86,14 @@ def run(args: argparse.Namespace) -> dict:
                 in kernels.most_common(args.profile_top)
             )  # fmt: skip
             notes.append(
-                f"{name}: {steps} steps of {batch_size} in {wall:.2f} s wall "
+                f"{name} (XLA {'on' if model.jit_compile else 'off'}): {steps} steps of "
+                f"{batch_size} in {wall:.2f} s wall "
                 f"({steps * batch_size / wall:,.0f} examples/s while profiled), "
                 f"{1e3 * total / steps:.1f} ms of kernel time a step. Largest kernels: {top}."
             )
     notes.append(
-        f"d = {size}, XLA {'on' if xla else 'off'}. ms_per_step: CPU time in kernels, all "
+        f"d = {size}, XLA {'on' if xla else 'off'} as the package compiles each model (not for "
+        "the fused attention op, which XLA cannot compile). ms_per_step: CPU time in kernels, all "
         "threads together. Parts and the mapping of kernels to layers: bench/scale_profile.py."
         + (f" Traces (TensorBoard's profile plugin): {keep}." if keep else "")
     )
@@ -134,8 +138,14 @@ def part_of(op_name: str, parts: dict[str, str]) -> str:
     return f"{part}, backward" if backward else part
 
 
-def summarise(path: Path, parts: dict[str, str]) -> tuple[collections.Counter, collections.Counter]:
-    """Seconds by part and by kernel (op type, or XLA kernel) over the whole trace."""
+def summarise(
+    path: Path, parts: dict[str, str], xla_is_optimizer: bool = False
+) -> tuple[collections.Counter, collections.Counter]:
+    """Seconds by part and by kernel (op type, or XLA kernel) over the whole trace.
+
+    ``xla_is_optimizer``: the step itself is not compiled with XLA, so its XLA kernels are the
+    optimizer's update, compiled on its own (:func:`coat_tf.runner.optimizer_xla`), whose op
+    names do not say so."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     space = xplane_pb2.XSpace()
@@ -152,6 +162,8 @@ def summarise(path: Path, parts: dict[str, str]) -> tuple[collections.Counter, c
                 seconds = event.duration_ps * 1e-12
                 if name in compiled:  # an XLA kernel
                     ops, kernel = compiled[name], name
+                    if xla_is_optimizer:
+                        ops = [f"Adam/{op}" for op in ops] or ["Adam/update"]
                 elif line.name.startswith("tf_Compute") and _is_op(name):
                     op, kernel = name.rsplit(":", 1)
                     ops = [op]

@@ -67,6 +67,7 @@ from coat_tf.fileio import (
     highest_number,
 )
 from coat_tf.integrity import CHECKSUMS_FILE, write_checksums
+from coat_tf.layers.chord_attention import split_graph
 from coat_tf.models.recommender import Recommender
 from coat_tf.schema import CHORD_IDS, MFCC, SONG_ID, USER_ID
 
@@ -303,12 +304,14 @@ def export_model(
     started = time.perf_counter()
     exclusions = training_exclusions(data, exclude)
     module = ServingModule(recommender, exclusions)
-    signatures = module.signatures()
+    with split_graph():  # an export never needs the fused op
+        signatures = module.signatures()
     info = _export_info(recommender, data, run_config, name, exclude, exclusions)
     info["signatures"] = sorted(signatures)
 
     def build(folder: Path) -> None:
-        tf.saved_model.save(module, str(folder), signatures=signatures)
+        with split_graph():
+            tf.saved_model.save(module, str(folder), signatures=signatures)
         (folder / EXTRA_DIR).mkdir()
         save(run_config, folder / EXTRA_DIR / CONFIG_FILE)
         _write_tables(folder / EXTRA_DIR, data)

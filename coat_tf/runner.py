@@ -36,6 +36,7 @@ from coat_tf.callbacks import (
 from coat_tf.config import RunConfig, TrainConfig
 from coat_tf.data import PreparedDataset, batches_per_pass, make_train_dataset
 from coat_tf.fileio import atomic_write_text
+from coat_tf.layers import ChordAttention, fused
 from coat_tf.models import (
     ModelSpec,
     WmfRecommender,
@@ -81,14 +82,49 @@ def _optimizer(train: TrainConfig) -> tf.keras.optimizers.Optimizer:
     return tf.keras.optimizers.Adam(train.learning_rate)
 
 
-def use_xla(jit_compile: bool, spec: ModelSpec, strategy: tf.distribute.Strategy) -> bool:
+def use_xla(
+    jit_compile: bool, spec: ModelSpec, strategy: tf.distribute.Strategy, fused_op: bool = False
+) -> bool:
     """Whether the training step is compiled with XLA: as configured (``jit_compile``), except
-    on CPU for the models whose spec says XLA slows them (``ModelSpec.xla_on_cpu``), and for
-    several replicas on logical CPU devices, where XLA cannot reach the other devices'
+    on CPU for the models whose spec says XLA slows them (``ModelSpec.xla_on_cpu``), for a
+    model that runs the fused chord attention op (``fused_op``), which XLA cannot compile, and
+    for several replicas on logical CPU devices, where XLA cannot reach the other devices'
     variables (TensorFlow's known XLA issue "tf.Variable on a different device")."""
     on_cpu = not tf.config.list_logical_devices("GPU")
     cpu_replicas = strategy.num_replicas_in_sync > 1 and on_cpu
-    return jit_compile and not cpu_replicas and (spec.xla_on_cpu or not on_cpu)
+    return jit_compile and not cpu_replicas and not fused_op and (spec.xla_on_cpu or not on_cpu)
+
+
+def optimizer_xla(
+    jit_compile: bool, strategy: tf.distribute.Strategy, fused_op: bool = False
+) -> bool:
+    """Whether the optimizer's update is compiled with XLA on its own, outside the training
+    step: for a model that runs the fused chord attention op (whose step XLA cannot compile),
+    when ``jit_compile`` is configured, on one replica. Keras leaves it off on CPU; for COAT it
+    doubles the examples per second there (the README's Performance)."""
+    return jit_compile and fused_op and strategy.num_replicas_in_sync == 1
+
+
+def _learned_attention(model: tf.keras.Model) -> list[ChordAttention]:
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, ChordAttention) and layer.mode == "learned"
+    ]
+
+
+def uses_fused_op(model: tf.keras.Model) -> bool:
+    """Whether ``model``'s chord attention runs the fused op (:mod:`coat_tf.layers.fused`)."""
+    return any(layer.uses_fused_op() for layer in _learned_attention(model))
+
+
+def attention_note(model: tf.keras.Model) -> str | None:
+    """The line training prints when a chord attention left to ``"auto"`` falls back to the
+    split form because the fused op is unavailable; None otherwise."""
+    layers = _learned_attention(model)
+    if any(layer.implementation == "auto" for layer in layers) and not fused.available():
+        return f"chord attention: split form (fused op unavailable: {fused.unavailable_reason()})"
+    return None
 
 
 def steps_per_execution(configured: int, strategy: tf.distribute.Strategy) -> int:
@@ -126,12 +162,20 @@ def fit_keras(
         return spec.wrap(model, run.model, tables), trained
     with strategy.scope():
         model = spec.build(run.model)
+        note = attention_note(model)
+        if note and chief:
+            print(note)
         if train.pretrain_gmf:
             _pretrain(model, run)
+        fused_op = uses_fused_op(model)
+        optimizer = _optimizer(train)
+        optimizer.jit_compile = optimizer_xla(train.jit_compile, strategy, fused_op) or (
+            optimizer.jit_compile
+        )
         model.compile(
-            optimizer=_optimizer(train),
+            optimizer=optimizer,
             loss=tf.keras.losses.BinaryCrossentropy(),
-            jit_compile=use_xla(train.jit_compile, spec, strategy),
+            jit_compile=use_xla(train.jit_compile, spec, strategy, fused_op),
             steps_per_execution=steps_per_execution(train.steps_per_execution, strategy),
         )
     recommender = spec.wrap(model, run.model, tables)

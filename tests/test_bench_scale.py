@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bench import scale
+from coat_tf.layers import fused
 
 
 def test_tiny_run_writes_json_and_markdown(tmp_path):
@@ -35,6 +36,12 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
     assert neumf["x_neumf_examples"] == 1 and neumf["x_neumf_arithmetic"] == 1
     coat = next(r for r in training if r["model"] == "coat")
     assert coat["macs_by_part"]["attention"] > 0
+    assert coat["attention"] == ("fused" if fused.available() else "split")
+    assert next(r for r in training if r["model"] == "coat-split")["attention"] == "split"
+    attention = report["sections"]["attention"]["rows"]
+    expected = ["fused", "split", "split_xla"] if fused.available() else ["split", "split_xla"]
+    assert [r["variant"] for r in attention] == expected
+    assert all(r["ms_per_step"] > 0 and r["x_fused_time"] > 0 for r in attention)
     evaluation = report["sections"]["evaluation"]["rows"]
     assert [r["model"] for r in evaluation] == list(scale.scale_models.EVALUATION_MODELS)
     assert all(r["full_users_per_s"] > 0 and r["matmul_floor_s"] > 0 for r in evaluation)

@@ -431,3 +431,17 @@ def test_every_coat_variant_records_its_attention_mode(exports, kind) -> None:
             export_model(exports[kind]["model"], exports["data"], wrong, out_root=exports["root"])
     info = json.loads((exports["gmf"]["path"] / EXTRA_DIR / "export.json").read_text())
     assert info["attention_mode"] is None
+
+
+def test_exported_coat_never_needs_the_fused_op(exports) -> None:
+    """The in-memory COAT runs the fused op where it is built; its export holds the split
+    graph (the fresh process of ``loaded`` never loads the op's library)."""
+    from coat_tf.layers import fused
+
+    layer = exports["coat"]["model"].model.get_layer("chord_attention")
+    assert layer.implementation == "auto"
+    assert layer.uses_fused_op() == (
+        fused.available() and not tf.config.list_logical_devices("GPU")
+    )
+    graph = (exports["coat"]["path"] / "saved_model.pb").read_bytes()
+    assert b"CoatChordScores" not in graph

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util
 
 from coat_tf.checks import check_choice, check_non_negative, check_positive_int, fresh_initializer
 from coat_tf.config import ATTENTION_MODES as MODES
+from coat_tf.layers import fused
 
-IMPLEMENTATIONS = ("split", "concat")
+IMPLEMENTATIONS = ("auto", "fused", "split", "concat")
+
+_split_only = threading.local()
+
+
+@contextlib.contextmanager
+def split_graph() -> Iterator[None]:
+    """Within the block, ``"auto"`` and ``"fused"`` layers trace the split form.
+
+    For graphs that leave the process (an exported SavedModel), which then never need the
+    fused op's library.
+    """
+    depth = getattr(_split_only, "depth", 0)
+    _split_only.depth = depth + 1
+    try:
+        yield
+    finally:
+        _split_only.depth = depth
+
+
+def fused_possible() -> bool:
+    """Whether ``"auto"`` picks the fused op: it is loaded and no GPU is visible (on a GPU,
+    XLA fuses the split form on its own)."""
+    return fused.available() and not tf.config.list_logical_devices("GPU")
+
+
+def _in_split_context() -> bool:
+    """Inside :func:`split_graph`, or tracing for XLA, which cannot compile a custom op."""
+    if getattr(_split_only, "depth", 0):
+        return True
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 @tf.keras.utils.register_keras_serializable(package="coat_tf")
@@ -25,7 +61,7 @@ class ChordAttention(tf.keras.layers.Layer):
 
         W^T [e_u; C[c_i]; p_i] = W_u^T e_u + (C W_c)[c_i] + (p W_p)_i
 
-    ``implementation="split"`` (the default) computes the right-hand side: ``C W_c`` is one
+    ``implementation="split"`` computes the right-hand side: ``C W_c`` is one
     ``vocabulary x A`` product per call and ``p W_p + b`` one ``L x A`` product, so each example
     costs ``L x A`` additions instead of ``L x (d_u + 2d) x A`` multiply-adds. The chord and
     position terms depend only on the song, the user term only on the user, which is what makes
@@ -35,6 +71,13 @@ class ChordAttention(tf.keras.layers.Layer):
     ``M[v] = sum_{i: c_i = v} beta_i`` (a segment sum of ``L`` scalars per example, ``[B, V]``),
     ``Att = M C``. That never gathers the ``[B, L, d]`` chord vectors, and its gradient is a
     ``V x d`` product instead of a scatter of ``B x L`` rows of ``d`` into ``C`` (:meth:`mix`).
+
+    ``implementation="fused"`` computes the same scores as the split form with a C++ op
+    (:mod:`coat_tf.layers.fused`) that makes the ``B x L x A`` pre-activations on the fly, in
+    one pass forward and one backward, and never stores them. ``"auto"`` (the default) is
+    ``"fused"`` on CPU when the op's library is loaded, else ``"split"``. Both trace the split
+    form inside :func:`split_graph` (export) and under XLA (``jit_compile``), which cannot
+    compile a custom op.
 
     ``implementation="concat"`` evaluates the literal equations with the same weights (the
     concatenation of equation 2, the sum over positions of equation 4); it exists to test and
@@ -56,7 +99,8 @@ class ChordAttention(tf.keras.layers.Layer):
         embedding_size: ``d``, the size of the chord and position embeddings.
         attention_size: ``A``.
         mode: ``"learned"``, ``"uniform"`` or ``"ones"``.
-        implementation: ``"split"`` or ``"concat"``.
+        implementation: ``"auto"``, ``"fused"``, ``"split"`` or ``"concat"`` (``"fused"``
+            needs the op's library: ``make install`` builds it).
         l2: L2 penalty on the chord and position embeddings.
         embeddings_initializer: initialiser of the chord and position tables.
         kernel_initializer: initialiser of ``W`` and ``h``.
@@ -73,7 +117,7 @@ class ChordAttention(tf.keras.layers.Layer):
         embedding_size: int,
         attention_size: int,
         mode: str = "learned",
-        implementation: str = "split",
+        implementation: str = "auto",
         l2: float = 0.0,
         embeddings_initializer: str | tf.keras.initializers.Initializer = "random_normal",
         kernel_initializer: str | tf.keras.initializers.Initializer = "glorot_uniform",
@@ -86,6 +130,8 @@ class ChordAttention(tf.keras.layers.Layer):
         check_positive_int("attention_size", attention_size)
         check_choice("mode", mode, MODES)
         check_choice("implementation", implementation, IMPLEMENTATIONS)
+        if implementation == "fused" and not fused.available():
+            raise ValueError(f"implementation='fused' is unavailable: {fused.unavailable_reason()}")
         check_non_negative("l2", l2)
         self.num_chords = num_chords
         self.sequence_length = sequence_length
@@ -166,6 +212,22 @@ class ChordAttention(tf.keras.layers.Layer):
             return ones / tf.cast(tf.shape(chord_ids)[-1], ones.dtype)
         return tf.nn.softmax(self.scores(user, chord_ids), axis=-1)
 
+    def active_implementation(self) -> str:
+        """The implementation the scores are computed with here: ``"fused"``, ``"split"`` or
+        ``"concat"`` (``"auto"`` resolved; the split form in :func:`split_graph` and under
+        XLA)."""
+        if self.implementation in ("split", "concat"):
+            return self.implementation
+        if _in_split_context():
+            return "split"
+        if self.implementation == "fused" or fused_possible():
+            return "fused"
+        return "split"
+
+    def uses_fused_op(self) -> bool:
+        """Whether the layer's scores run the fused op (outside :func:`split_graph` and XLA)."""
+        return self.mode == "learned" and self.active_implementation() == "fused"
+
     def constant_weight(self) -> float | None:
         """The weight of every position in the ablation modes (``1`` or ``1 / L``), else None."""
         if self.mode == "ones":
@@ -178,9 +240,19 @@ class ChordAttention(tf.keras.layers.Layer):
         """The unnormalised scores ``a_i`` of equation (2): ``[B, d_u], [B, L] -> [B, L]``."""
         if self.mode != "learned":
             raise ValueError("scores exist only in mode='learned'")
-        if self.implementation == "concat":
+        implementation = self.active_implementation()
+        if implementation == "concat":
             return self._concat_scores(user, chord_ids)
+        if implementation == "fused":
+            return self._fused_scores(user, chord_ids)
         return self.combine(self.user_terms(user), self.song_terms(chord_ids))
+
+    def _fused_scores(self, user: tf.Tensor, chord_ids: tf.Tensor) -> tf.Tensor:
+        chord_table = tf.matmul(self.chord_embeddings, self.chord_kernel)  # [V, A]
+        position_table = tf.matmul(self.position_embeddings, self.position_kernel) + self.bias
+        return fused.chord_scores(
+            self.user_terms(user), chord_ids, chord_table, position_table, self.score_vector
+        )
 
     def user_terms(self, user: tf.Tensor) -> tf.Tensor:
         """``W_u^T e_u``: ``[N, d_u] -> [N, A]``, computed once per user."""

@@ -19,7 +19,7 @@ SEPARATE_USER_LAYER = "attention_user_embedding"
 MODEL_NAMES = {"learned": "coat", "uniform": "coat_uniform", "ones": "coat_ones"}
 
 
-def build_coat_model(config: ModelConfig, implementation: str = "split") -> tf.keras.Model:
+def build_coat_model(config: ModelConfig, implementation: str = "auto") -> tf.keras.Model:
     """COAT as a functional Keras model.
 
     ::
@@ -34,7 +34,8 @@ def build_coat_model(config: ModelConfig, implementation: str = "split") -> tf.k
 
     Args:
         config: the model's shape.
-        implementation: ``"split"`` or ``"concat"``, see :class:`ChordAttention`.
+        implementation: ``"auto"``, ``"fused"``, ``"split"`` or ``"concat"``, see
+            :class:`ChordAttention`.
 
     Returns:
         A model with inputs ``{"user_id": [B], "song_id": [B], "chord_ids": [B, L]}`` (integers)
