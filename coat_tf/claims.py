@@ -40,15 +40,6 @@ class Busy(Exception):
     """The run folder is claimed by another live process (``str()`` names it)."""
 
 
-#: The run folders this process claims now (resolved paths), for :func:`held_here`.
-_CLAIMED_HERE: set[Path] = set()
-
-
-def held_here(run_dir: str | Path) -> bool:
-    """Whether this process holds ``run_dir``'s claim (inside :func:`claim`'s block)."""
-    return Path(run_dir).resolve() in _CLAIMED_HERE
-
-
 def holder(run_dir: str | Path) -> str | None:
     """Who holds ``run_dir``'s claim now (``"process PID on HOST"``), or ``None`` if no live
     process does. Looks without claiming: the folder and its claim file are left as they are.
@@ -102,10 +93,8 @@ def claim(run_dir: str | Path) -> Iterator[None]:
         handle.truncate()
         handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
         handle.flush()
-        _CLAIMED_HERE.add(path.parent.resolve())
         yield
     finally:
-        _CLAIMED_HERE.discard(path.parent.resolve())
         path.unlink(missing_ok=True)  # still under the lock: no one else holds this file
         handle.close()
 

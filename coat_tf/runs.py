@@ -24,7 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
-from coat_tf.claims import CLAIM_FILE, held_here, holder
+from coat_tf.claims import CLAIM_FILE, holder
 from coat_tf.failures import FAILURE_FILE
 
 CONFIG_FILE = "config.json"
@@ -124,10 +124,12 @@ def epochs_trained(run_dir: str | Path) -> tuple[int, bool]:
     return done, False
 
 
-def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:
+def prepare_run_dir(run_dir: str | Path, resume: bool, claimed: bool = False) -> str | None:
     """Check that a run (or ``--resume``) may start in ``run_dir``; make room if needed.
 
-    Returns a note to print (a failed run was moved aside), or ``None``.
+    Returns a note to print (a failed run was moved aside), or ``None``. ``claimed``: the
+    caller holds ``run_dir``'s claim itself (an experiment's run), so the claim is not
+    another process's.
 
     Raises:
         RunDirError: the folder is not a folder or cannot be written, a live process holds
@@ -136,7 +138,8 @@ def prepare_run_dir(run_dir: str | Path, resume: bool) -> str | None:
     """
     run_dir = Path(run_dir)
     check_writable_folder(run_dir, "--run-dir")
-    _check_not_in_use(run_dir)
+    if not claimed:
+        _check_not_in_use(run_dir)
     state = run_state(run_dir)
     if state == FINISHED:
         what = "nothing to resume" if resume else "it is never overwritten"
@@ -215,8 +218,6 @@ def _check_not_in_use(run_dir: Path) -> None:
             f"{claim_file}: is not a file (a folder?); it must be the run's claim file: "
             "remove it, or choose another --run-dir"
         )
-    if held_here(run_dir):  # this process claimed it (an experiment's run): not in use
-        return
     try:
         who = holder(run_dir)
     except OSError as error:

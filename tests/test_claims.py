@@ -76,15 +76,14 @@ def test_holder_names_the_live_holder_without_claiming(tmp_path) -> None:
         pass
 
 
-def test_a_folder_this_process_claims_is_not_in_use_for_it(tmp_path: Path) -> None:
+def test_a_folder_its_caller_claims_is_not_in_use_for_it(tmp_path: Path) -> None:
     """An experiment claims a run folder, then sets a failed run aside in it: the folder is
-    not "in use by a live process" for its own holder, and is again for everyone once free."""
-    from coat_tf.claims import held_here
-    from coat_tf.runs import prepare_run_dir
+    not "in use by a live process" for the caller that holds the claim, and is for others."""
+    from coat_tf.runs import RunDirError, prepare_run_dir
 
     folder = tmp_path / "run"
-    assert not held_here(folder)
     with claim(folder):
-        assert held_here(folder) and holder(folder) is not None
-        assert prepare_run_dir(folder, resume=False) is None
-    assert not held_here(folder) and holder(folder) is None
+        assert prepare_run_dir(folder, resume=False, claimed=True) is None
+        with pytest.raises(RunDirError, match="is claimed by process"):
+            prepare_run_dir(folder, resume=False)
+    assert holder(folder) is None and prepare_run_dir(folder, resume=False) is None

@@ -196,7 +196,8 @@ def execute(
                 if not _to_run(state, retry_failed):
                     continue  # by another process meanwhile
                 if state == FAILED:
-                    print(f"{label}: {prepare_run_dir(run.run_dir, resume=False)}", file=sys.stderr)
+                    aside = prepare_run_dir(run.run_dir, resume=False, claimed=True)
+                    print(f"{label}: {aside}", file=sys.stderr)
                 started = time.perf_counter()
                 metrics = _train(run, data, full_catalogue, record)
         except Busy as busy:
