@@ -460,6 +460,33 @@ def save(config: Any, path: str | os.PathLike) -> None:
     atomic_write_text(Path(path), to_json(config))
 
 
+def read_json(path: str | os.PathLike, expected: str = "a JSON file") -> Any:
+    """The JSON value in the file ``path``, of any kind.
+
+    Raises:
+        ValueError: the file is missing, a folder, unreadable, not UTF-8 or not JSON; the
+            message starts with the file's path (and the line, for bad JSON) and names what
+            was ``expected`` there.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file (expected {expected})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder (expected {expected})") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
+        ) from None
+
+
 def load(cls: type[T], path: str | os.PathLike) -> T:
     """Read a config from a JSON file.
 
@@ -468,22 +495,7 @@ def load(cls: type[T], path: str | os.PathLike) -> T:
             setting; the message starts with the file's path (and the line, for bad JSON).
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file (expected a JSON {cls.__name__})") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a folder (expected a JSON {cls.__name__} file)") from None
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
-        ) from None
+    data = read_json(path, f"a JSON {cls.__name__} file")
     try:
         return from_dict(cls, data)
     except (ValueError, TypeError) as error:

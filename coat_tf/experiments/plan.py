@@ -21,7 +21,6 @@ factors, the seed) and ``--epochs``. Each run records where its settings came fr
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,16 +170,7 @@ def read_overrides(path: str | os.PathLike | None) -> dict:
     """
     if path is None:
         return {"defaults": {}, "models": {}}
-    try:
-        data = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read the --config file: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
-        ) from None
+    data = cfg.read_json(path, "an experiments --config file")
     if not isinstance(data, dict):
         raise ValueError(
             f"{path}: expected a JSON object with keys 'defaults' and 'models', got {_kind(data)}"
