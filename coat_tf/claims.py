@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from coat_tf.fileio import process_alive
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -91,8 +93,7 @@ def claim(run_dir: str | Path) -> Iterator[None]:
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
+        _write_holder(handle)
         yield
     finally:
         path.unlink(missing_ok=True)  # still under the lock: no one else holds this file
@@ -114,8 +115,6 @@ class DataInUse(Busy):
 
 def _holders(handle: TextIO) -> str:
     """The live holders named in a lock file (``process PID on HOST`` lines), in words."""
-    from coat_tf.fileio import _alive
-
     handle.seek(0)
     host = socket.gethostname()
     live = []
@@ -126,7 +125,7 @@ def _holders(handle: TextIO) -> str:
             and words[2] == "on"
             and words[3] == host
             and words[1].isdigit()
-            and not _alive(int(words[1]))
+            and not process_alive(int(words[1]))
         )
         if line.strip() and not dead and line.strip() not in live:
             live.append(line.strip())

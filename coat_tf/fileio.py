@@ -33,7 +33,7 @@ _NUMBER = re.compile(r"^[0-9]+$")
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process ``pid`` exists (on this machine)."""
     if pid == os.getpid():
         return True
@@ -57,7 +57,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, recursive: bool = False)
     removed = 0
     for entry in list(entries):
         match = _TEMPORARY.match(entry.name)
-        if match is None or match.group(1) != _HOST or _alive(int(match.group(2))):
+        if match is None or match.group(1) != _HOST or process_alive(int(match.group(2))):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
