@@ -193,12 +193,12 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     if args.itemknn_neighbours is not None:
         itemknn = dataclasses.replace(model.itemknn, neighbours=args.itemknn_neighbours)
         model = dataclasses.replace(model, itemknn=itemknn)
-    return RunConfig(
+    return dataclasses.replace(  # every other field (data_hash) as the --config file has it
+        run,
         model=model,
         train=train,
         model_name=args.model or run.model_name,
         data_dir=args.data or run.data_dir,
-        data_hash=run.data_hash,
     )
 
 
