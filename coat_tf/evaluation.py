@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -47,7 +47,9 @@ from coat_tf.models.recommender import Recommender
 
 @dataclass
 class RankingMetrics:
-    """Averages over ``users`` users, at cut-off ``k``."""
+    """Averages over ``users`` users, at cut-off ``k``; ``ranks`` ``[users]``, each evaluated
+    row's rank (0 = first), is kept for the per-user figures (:mod:`coat_tf.per_user`) and is
+    not part of :meth:`to_dict`."""
 
     hr: float
     ndcg: float
@@ -55,9 +57,17 @@ class RankingMetrics:
     k: int
     seconds: float = 0.0
     non_finite: int = 0
+    ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "hr": self.hr,
+            "ndcg": self.ndcg,
+            "users": self.users,
+            "k": self.k,
+            "seconds": self.seconds,
+            "non_finite": self.non_finite,
+        }
 
 
 def hit_ratio(ranks: np.ndarray, k: int) -> float:
@@ -100,6 +110,7 @@ def _metrics(ranks: np.ndarray, k: int, started: float, non_finite: int = 0) -> 
         k=k,
         seconds=time.perf_counter() - started,
         non_finite=non_finite,
+        ranks=np.asarray(ranks, dtype=np.int64),
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from coat_tf import distribute, evaluation
+from coat_tf import distribute, evaluation, per_user
 from coat_tf.callbacks import (
     BestWeights,
     StopOnNonFiniteLoss,
@@ -433,10 +433,16 @@ def _save_state(path: Path, trainer: WmfTrainer) -> None:
 
 
 def evaluate_test(
-    recommender: Recommender, data: PreparedDataset, k: int, full_catalogue: bool = True
+    recommender: Recommender,
+    data: PreparedDataset,
+    k: int,
+    full_catalogue: bool = True,
+    run_dir: Path | None = None,
 ) -> dict:
     """Test HR@k / NDCG@k: sampled (the stored negatives) and over the full catalogue; for a
-    dot-product model also through TFRS ``BruteForce`` (a cross-check of the full figures)."""
+    dot-product model also through TFRS ``BruteForce`` (a cross-check of the full figures).
+    With ``run_dir``, each user's rank is kept in its ``per_user.npz`` (:mod:`coat_tf.per_user`)
+    under ``test/sampled`` and ``test/full_catalogue``."""
     test = {"sampled": evaluation.sampled(recommender, data.test.users, data.test.items, k=k)}
     if full_catalogue:
         exclude = exclusions_at_test(data)
@@ -448,6 +454,13 @@ def evaluate_test(
                 recommender, data.test.users, data.test.positives, exclude, k=k
             )
     out = {name: result.to_dict() for name, result in test.items()}
+    if run_dir is not None:
+        kept = ("sampled", "full_catalogue")
+        per_user.save(
+            run_dir,
+            k,
+            {f"test/{name}": (data.test.users, test[name].ranks) for name in kept if name in test},
+        )
     for name, result in test.items():
         if name != "sampled":
             out[name]["users_per_second"] = result.users / max(result.seconds, 1e-9)
@@ -519,7 +532,9 @@ def train_and_evaluate(
         "replicas": strategy.num_replicas_in_sync,
     }
     if evaluate_on_test and distribute.is_chief():
-        metrics["test"] = evaluate_test(recommender, data, run.train.top_k, full_catalogue)
+        metrics["test"] = evaluate_test(
+            recommender, data, run.train.top_k, full_catalogue, run_dir=run_dir
+        )
         if run.train.test_every_epoch:
             metrics["test_every_epoch"] = TestEveryEpoch.summary(run_dir)
         if export_dir is not None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from coat_tf.claims import CLAIM_FILE, holder
 from coat_tf.failures import FAILURE_FILE
+from coat_tf.per_user import PER_USER_FILE
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
@@ -40,6 +41,7 @@ _BACKUP_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 RUN_FILES = (
     CONFIG_FILE,
     METRICS_FILE,
+    PER_USER_FILE,
     FAILURE_FILE,
     TRAINED_FILE,
     "best.json",

@@ -3,8 +3,11 @@
 - ``<experiment>.md``: one table per metric (HR@10 and NDCG@10, on the stored sampled
   candidates and over the full catalogue), models down, predictive factors across, mean ±
   standard deviation over seeds, the best mean of each column in bold; then where the
-  hyperparameters came from. Runs that recorded the test figures of every epoch (``train
-  --test-every-epoch``) add two tables: the best of those, NCF's rule, for comparison.
+  hyperparameters came from; then the paired comparisons: COAT against every other model, the
+  mean per-user difference in NDCG@10 with its 95% bootstrap interval, seeds pooled
+  (:mod:`coat_tf.experiments.paired`; also in ``<experiment>-paired.csv``). Runs that
+  recorded the test figures of every epoch (``train --test-every-epoch``) add two tables: the
+  best of those, NCF's rule, for comparison.
 - ``<experiment>.png``: the shape of the paper's Fig. 2: one panel per metric, predictive
   factors on the x axis (log scale), one line per model, error bars of one standard deviation.
 """
@@ -17,6 +20,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from coat_tf.experiments.paired import PairedDifference, compare, reference_model
 from coat_tf.fileio import atomic_write_bytes, atomic_write_text
 
 #: The tables' metrics; ``{sampled}`` is filled in by :func:`labelled` with the data set's
@@ -26,6 +30,22 @@ METRICS = (
     ("sampled_ndcg", "NDCG@10, {sampled}"),
     ("full_hr", "HR@10, full catalogue"),
     ("full_ndcg", "NDCG@10, full catalogue"),
+)
+#: The rankings compared per user (keys of a run's ``per_user.npz``) and their labels.
+PAIRED_RANKINGS = (
+    ("test/sampled", "{sampled}"),
+    ("test/full_catalogue", "full catalogue"),
+)
+PAIRED_COLUMNS = (
+    "reference",
+    "other",
+    "factors",
+    "ranking",
+    "seeds",
+    "users",
+    "mean",
+    "low",
+    "high",
 )
 #: Tables added for the runs that recorded the test figures of every epoch (``train
 #: --test-every-epoch``): the best of them, NCF's reference code's rule, beside the others.
@@ -68,11 +88,79 @@ def _ordered(rows: list[dict], key: str) -> list:
     return seen
 
 
+def paired_differences(rows: list[dict]) -> list[PairedDifference]:
+    """COAT against every other model of ``rows``, on each ranking of :data:`PAIRED_RANKINGS`
+    (none where the experiment has no ``coat`` runs)."""
+    reference = reference_model(_ordered(rows, "model"))
+    if reference is None:
+        return []
+    return [found for ranking, _ in PAIRED_RANKINGS for found in compare(rows, reference, ranking)]
+
+
+def paired_markdown(
+    paired: list[PairedDifference], rows: list[dict], negatives: int | None = 99
+) -> list[str]:
+    """The paired comparisons' tables: one per ranking, the other models down, sizes across,
+    each cell ``mean [low, high]``, in bold where the interval excludes 0."""
+    if not paired:
+        return []
+    seeds = len(_ordered(rows, "seed"))
+    sampled = "sampled negatives" if negatives is None else f"{negatives} sampled negatives"
+    lines = [
+        "## Paired comparisons",
+        "",
+        f"The mean per-user difference in NDCG@10, {paired[0].reference} minus each model, with "
+        "its 95% bootstrap interval over users (2,000 resamples; each user's difference "
+        "averaged over the seeds both models ran, then resampled): in bold where the interval "
+        "excludes 0. A positive figure favours "
+        f"{paired[0].reference}.",
+        "",
+    ]
+    for ranking, label in PAIRED_RANKINGS:
+        chosen = [found for found in paired if found.ranking == ranking]
+        if not chosen:
+            continue
+        sizes = sorted({found.factors for found in chosen})
+        lines += [f"### NDCG@10, {label.format(sampled=sampled)}", ""]
+        lines.append("| difference | " + " | ".join(f"F = {f}" for f in sizes) + " |")
+        lines.append("|---|" + "---|" * len(sizes))
+        for other in dict.fromkeys(found.other for found in chosen):
+            cells = []
+            for size in sizes:
+                found = next((c for c in chosen if c.other == other and c.factors == size), None)
+                if found is None:
+                    cells.append("")
+                    continue
+                cell = f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}]"
+                if found.seeds < seeds:
+                    cell += f" ({found.seeds} seed{'s' if found.seeds > 1 else ''})"
+                cells.append(f"**{cell}**" if found.excludes_zero else cell)
+            lines.append(f"| {found.reference} − {other} | " + " | ".join(cells) + " |")
+        lines.append("")
+    users = sorted({found.users for found in paired})
+    lines += [f"Users compared: {', '.join(map(str, users))}.", ""]
+    return lines
+
+
+def paired_csv(paired: list[PairedDifference]) -> str:
+    """The paired comparisons as CSV (columns :data:`PAIRED_COLUMNS`)."""
+    lines = [",".join(PAIRED_COLUMNS)]
+    for found in paired:
+        lines.append(",".join(str(getattr(found, column)) for column in PAIRED_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
 def markdown(
-    experiment: str, rows: list[dict], title: str, note: str = "", negatives: int | None = 99
+    experiment: str,
+    rows: list[dict],
+    title: str,
+    note: str = "",
+    negatives: int | None = 99,
+    paired: list[PairedDifference] | None = None,
 ) -> str:
     """The experiment's tables (see the module docstring); ``note`` goes under the title,
-    ``negatives`` (the sampled negatives per user of the data set) into the labels."""
+    ``negatives`` (the sampled negatives per user of the data set) into the labels, ``paired``
+    (:func:`paired_differences`) after the hyperparameters."""
     models = _ordered(rows, "model")
     factors = sorted(_ordered(rows, "factors"))
     seeds = sorted(_ordered(rows, "seed"))
@@ -129,6 +217,7 @@ def markdown(
     for model in models:
         lines.append(f"- {model}: {', '.join(sorted(sources[model]))}")
     lines.append("")
+    lines += paired_markdown(paired or [], rows, negatives)
     return "\n".join(lines)
 
 
@@ -184,7 +273,15 @@ def write_report(
     note: str = "",
     negatives: int | None = 99,
 ) -> None:
-    """Write ``<experiment>.md`` and ``<experiment>.png`` into ``out`` (atomically)."""
-    text = markdown(experiment, rows, title, note, negatives)
+    """Write ``<experiment>.md``, ``<experiment>.png`` and, where COAT is compared with other
+    models per user, ``<experiment>-paired.csv`` into ``out`` (atomically).
+
+    Raises:
+        ValueError: a run's ``per_user.npz`` is damaged (naming it).
+    """
+    paired = paired_differences(rows)
+    text = markdown(experiment, rows, title, note, negatives, paired)
+    if paired:
+        atomic_write_text(out / f"{experiment}-paired.csv", paired_csv(paired))
     atomic_write_text(out / f"{experiment}.md", text)
     atomic_write_bytes(out / f"{experiment}.png", plot(rows, title, negatives=negatives))
