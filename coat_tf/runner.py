@@ -437,12 +437,12 @@ def evaluate_test(
     data: PreparedDataset,
     k: int,
     full_catalogue: bool = True,
-    run_dir: Path | None = None,
+    rankings: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict:
     """Test HR@k / NDCG@k: sampled (the stored negatives) and over the full catalogue; for a
     dot-product model also through TFRS ``BruteForce`` (a cross-check of the full figures).
-    With ``run_dir``, each user's rank is kept in its ``per_user.npz`` (:mod:`coat_tf.per_user`)
-    under ``test/sampled`` and ``test/full_catalogue``."""
+    ``rankings``, where given, receives each user's rank (for :mod:`coat_tf.per_user`) under
+    ``test/sampled`` and ``test/full_catalogue``."""
     test = {"sampled": evaluation.sampled(recommender, data.test.users, data.test.items, k=k)}
     if full_catalogue:
         exclude = exclusions_at_test(data)
@@ -454,13 +454,10 @@ def evaluate_test(
                 recommender, data.test.users, data.test.positives, exclude, k=k
             )
     out = {name: result.to_dict() for name, result in test.items()}
-    if run_dir is not None:
-        kept = ("sampled", "full_catalogue")
-        per_user.save(
-            run_dir,
-            k,
-            {f"test/{name}": (data.test.users, test[name].ranks) for name in kept if name in test},
-        )
+    if rankings is not None:
+        for name in ("sampled", "full_catalogue"):
+            if name in test:
+                rankings[f"test/{name}"] = (data.test.users, test[name].ranks)
     for name, result in test.items():
         if name != "sampled":
             out[name]["users_per_second"] = result.users / max(result.seconds, 1e-9)
@@ -532,9 +529,11 @@ def train_and_evaluate(
         "replicas": strategy.num_replicas_in_sync,
     }
     if evaluate_on_test and distribute.is_chief():
+        rankings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         metrics["test"] = evaluate_test(
-            recommender, data, run.train.top_k, full_catalogue, run_dir=run_dir
+            recommender, data, run.train.top_k, full_catalogue, rankings=rankings
         )
+        per_user.save(run_dir, run.train.top_k, rankings)
         if run.train.test_every_epoch:
             metrics["test_every_epoch"] = TestEveryEpoch.summary(run_dir)
         if export_dir is not None:
