@@ -1,8 +1,8 @@
-"""``python -m coat_tf.experiments table1|fig2|ncf``: the paper's experiments, resumable.
+"""``python -m coat_tf.experiments table1|fig2|ncf|new-songs``: the paper's experiments, resumable.
 
 ::
 
-    python -m coat_tf.experiments table1|fig2|ncf [--data DIR] [--seeds 0 1 2]
+    python -m coat_tf.experiments table1|fig2|ncf|new-songs [--data DIR] [--seeds 0 1 2]
         [--factors 8 16 32 64] [--models ...] [--out DIR] [--config FILE] [--tuned DIR]
         [--epochs N] [--pretrained-from DIR] [--no-full-catalogue] [--retry-failed]
 
@@ -51,6 +51,7 @@ TITLES = {
     "table1": "COAT with and without attention (Table I)",
     "fig2": "COAT against the baselines over predictive factors (Fig. 2)",
     "ncf": "NCF's models on its protocol",
+    "new-songs": "New songs: ranking songs with no listening history",
 }
 
 
@@ -153,6 +154,7 @@ def run_planned(
             data_dir = prepared_demo(mfcc=any(s.content == MFCC for s in specs))
         held.enter_context(hold_data(data_dir))  # before reading: no prepare --overwrite now
         data = PreparedDataset.load(data_dir)
+        check_new_songs(args.experiment, data)
         shapes = content_shapes(data)
         runs = plan(
             args.experiment,
@@ -197,10 +199,19 @@ def run_planned(
         return 2
     failed = failed_runs(runs)
     source = data.manifest.get("source", {}).get("name")
-    note = notes(record["validation_in_train"], untuned(args.tuned, models), args.tuned, failed)
+    note = notes(
+        record["validation_in_train"],
+        untuned(args.tuned, models),
+        args.tuned,
+        failed,
+        without_content(rows) if args.experiment == "new-songs" else {},
+    )
     heading = args.title or title(args.experiment, data_dir, source)
+    negatives = record["test_negatives"]
+    if args.experiment == "new-songs":
+        negatives = data.manifest.get("counts", {}).get("new_negatives")
     if rows:
-        write_report(out, args.experiment, rows, heading, note, record["test_negatives"])
+        write_report(out, args.experiment, rows, heading, note, negatives)
         print(
             f"wrote {out / 'results.csv'}, {out / (args.experiment + '.md')}, "
             f"{out / (args.experiment + '.png')}"
@@ -208,14 +219,39 @@ def run_planned(
     return 1 if failed else 0
 
 
+def check_new_songs(experiment: str, data) -> None:  # noqa: ANN001 - a PreparedDataset
+    """``new-songs`` needs a data set with new songs.
+
+    Raises:
+        ValueError: naming the data set and the option that makes them.
+    """
+    if experiment == "new-songs" and getattr(data, "new_songs", None) is None:
+        raise ValueError(
+            f"{data.path}: the data set has no new songs; prepare it with --new-songs FRACTION "
+            "(see python -m coat_tf.data prepare --help)"
+        )
+
+
+def without_content(rows: list[dict]) -> dict[str, str]:
+    """Model -> why it has no new-song figures, for the runs that recorded one."""
+    return {row["model"]: row["new_songs_note"] for row in rows if row.get("new_songs_note")}
+
+
 def notes(
     validation_in_train: bool,
     untuned_models: list[str],
     tuned: str | None,
     failed: list[tuple[PlannedRun, str]],
+    no_new_song_figures: dict[str, str] | None = None,
 ) -> str:
     """The lines under the tables' title: what the reader must know to trust them."""
     lines = []
+    if no_new_song_figures:
+        lines.append(
+            "Without new-song figures: "
+            + "; ".join(f"{model} ({why})" for model, why in no_new_song_figures.items())
+            + "."
+        )
     if validation_in_train:
         lines.append(
             "The data set keeps its validation items in training (prepare "
@@ -287,7 +323,15 @@ def report_only(args: argparse.Namespace, models: list[str], out: Path) -> int:
     settings = manifest.get("settings", {})
     negatives = recorded.get("test_negatives", settings.get("eval_negatives"))
     in_train = recorded.get("validation_in_train", settings.get("validation_in_train", False))
-    note = notes(in_train, untuned(args.tuned, models), args.tuned, failed_runs(runs))
+    if args.experiment == "new-songs":
+        negatives = manifest.get("counts", {}).get("new_negatives")
+    note = notes(
+        in_train,
+        untuned(args.tuned, models),
+        args.tuned,
+        failed_runs(runs),
+        without_content(rows) if args.experiment == "new-songs" else {},
+    )
     source = manifest.get("source", {}).get("name")
     heading = args.title or title(args.experiment, data_dir, source)
     write_report(out, args.experiment, rows, heading, note, negatives)

@@ -62,6 +62,11 @@ COLUMNS = (
     "ncf_rule_epoch",
     "ncf_rule_sampled_hr",
     "ncf_rule_sampled_ndcg",
+    "new_sampled_hr",
+    "new_sampled_ndcg",
+    "new_shelf_hr",
+    "new_shelf_ndcg",
+    "new_songs_note",
 )
 INTEGERS = ("factors", "seed", "best_epoch", "epochs")
 FLOATS = (
@@ -75,6 +80,10 @@ FLOATS = (
     "ncf_rule_epoch",
     "ncf_rule_sampled_hr",
     "ncf_rule_sampled_ndcg",
+    "new_sampled_hr",
+    "new_sampled_ndcg",
+    "new_shelf_hr",
+    "new_shelf_ndcg",
 )
 
 
@@ -85,6 +94,9 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
     # recomputed from the record, so that every row follows the rule as it is now
     recorded = (metrics.get("test_every_epoch") or {}).get("epochs")
     rule = ncf_epoch_rule(recorded) if recorded else {}
+    new_songs = metrics.get("new_songs") or {}
+    new_test = new_songs.get("test") or {}
+    new_sampled, new_shelf = new_test.get("sampled", {}), new_test.get("whole_shelf", {})
     return {
         "model": run.model,
         "factors": run.factors,
@@ -105,6 +117,13 @@ def metrics_row(run: PlannedRun, metrics: dict) -> dict:
         "ncf_rule_epoch": rule.get("epoch", float("nan")),
         "ncf_rule_sampled_hr": rule.get("hr", float("nan")),
         "ncf_rule_sampled_ndcg": rule.get("ndcg", float("nan")),
+        # each held-out new song against its shelf, where the data set has new songs; a
+        # model without content says why it has no figures (new_songs_note)
+        "new_sampled_hr": new_sampled.get("hr", float("nan")),
+        "new_sampled_ndcg": new_sampled.get("ndcg", float("nan")),
+        "new_shelf_hr": new_shelf.get("hr", float("nan")),
+        "new_shelf_ndcg": new_shelf.get("ndcg", float("nan")),
+        "new_songs_note": new_songs.get("unsupported", ""),
     }
 
 

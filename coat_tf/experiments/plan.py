@@ -11,6 +11,10 @@ The paper's experiments, and the reproduction of NCF's published table:
   ``neumf-pre`` (NeuMF pre-trained from this experiment's GMF and MLP runs of the same size and
   seed, or, with ``pretrained_from``, from the finished ones of another experiment's folder, so
   that variants of its settings share one pair of parts) and ``wmf``.
+- ``new-songs``: songs with no listening history (a data set prepared with ``--new-songs``),
+  each held-out new song ranked against the other songs of its shelf: ``random``,
+  ``chord-histogram``, ``coat``, ``coat-uniform``, ``coat-ones`` and ``coat-song-dropout``
+  (song dropout, DropoutNet); the MFCC models where the data set has audio (``--models``).
 
 Settings of each run, in order: :class:`~coat_tf.config.RunConfig`'s defaults, then a
 ``--config`` file's ``"defaults"`` and its entry for the model, then the tuner's best
@@ -35,6 +39,14 @@ EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "table1": ("coat", "coat-ones", "coat-uniform"),
     "fig2": ("coat", "wmf", "neumf", "neumf-cnn", "neumf-lstm"),
     "ncf": ("gmf", "mlp", "neumf", "neumf-pre", "wmf"),
+    "new-songs": (
+        "random",
+        "chord-histogram",
+        "coat",
+        "coat-uniform",
+        "coat-ones",
+        "coat-song-dropout",
+    ),
 }
 #: models that exist only in experiments: name -> (registered model, what it needs first)
 PRETRAINED = {"neumf-pre": ("neumf", ("gmf", "mlp"))}

@@ -47,6 +47,18 @@ PAIRED_COLUMNS = (
     "low",
     "high",
 )
+#: The new-song experiment's metrics: each held-out new song against the other songs of its
+#: shelf (:mod:`coat_tf.new_songs_evaluation`); ``{sampled}`` as above, for the shelf.
+NEW_SONG_METRICS = (
+    ("new_sampled_hr", "HR@10, new songs, {sampled}"),
+    ("new_sampled_ndcg", "NDCG@10, new songs, {sampled}"),
+    ("new_shelf_hr", "HR@10, new songs, whole shelf"),
+    ("new_shelf_ndcg", "NDCG@10, new songs, whole shelf"),
+)
+NEW_SONG_RANKINGS = (
+    ("new_test/sampled", "new songs, {sampled}"),
+    ("new_test/whole_shelf", "new songs, whole shelf"),
+)
 #: Tables added for the runs that recorded the test figures of every epoch (``train
 #: --test-every-epoch``): the best of them, NCF's reference code's rule, beside the others.
 NCF_RULE_METRICS = (
@@ -88,17 +100,30 @@ def _ordered(rows: list[dict], key: str) -> list:
     return seen
 
 
-def paired_differences(rows: list[dict]) -> list[PairedDifference]:
-    """COAT against every other model of ``rows``, on each ranking of :data:`PAIRED_RANKINGS`
-    (none where the experiment has no ``coat`` runs)."""
+def figures(experiment: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """``(metrics, rankings)`` of an experiment's report: the columns of ``results.csv`` its
+    tables show, and the per-user rankings its paired comparisons read."""
+    if experiment == "new-songs":
+        return NEW_SONG_METRICS, NEW_SONG_RANKINGS
+    return METRICS, PAIRED_RANKINGS
+
+
+def paired_differences(
+    rows: list[dict], rankings: Sequence[tuple[str, str]] = PAIRED_RANKINGS
+) -> list[PairedDifference]:
+    """COAT against every other model of ``rows``, on each ranking of ``rankings`` (none where
+    the experiment has no ``coat`` runs)."""
     reference = reference_model(_ordered(rows, "model"))
     if reference is None:
         return []
-    return [found for ranking, _ in PAIRED_RANKINGS for found in compare(rows, reference, ranking)]
+    return [found for ranking, _ in rankings for found in compare(rows, reference, ranking)]
 
 
 def paired_markdown(
-    paired: list[PairedDifference], rows: list[dict], negatives: int | None = 99
+    paired: list[PairedDifference],
+    rows: list[dict],
+    negatives: int | None = 99,
+    rankings: Sequence[tuple[str, str]] = PAIRED_RANKINGS,
 ) -> list[str]:
     """The paired comparisons' tables: one per ranking, the other models down, sizes across,
     each cell ``mean [low, high]``, in bold where the interval excludes 0."""
@@ -116,7 +141,7 @@ def paired_markdown(
         f"{paired[0].reference}.",
         "",
     ]
-    for ranking, label in PAIRED_RANKINGS:
+    for ranking, label in rankings:
         chosen = [found for found in paired if found.ranking == ranking]
         if not chosen:
             continue
@@ -160,7 +185,9 @@ def markdown(
 ) -> str:
     """The experiment's tables (see the module docstring); ``note`` goes under the title,
     ``negatives`` (the sampled negatives per user of the data set) into the labels, ``paired``
-    (:func:`paired_differences`) after the hyperparameters."""
+    (:func:`paired_differences`) after the hyperparameters. The metrics shown are those of
+    :func:`figures`."""
+    metrics, rankings = figures(experiment)
     models = _ordered(rows, "model")
     factors = sorted(_ordered(rows, "factors"))
     seeds = sorted(_ordered(rows, "seed"))
@@ -174,7 +201,7 @@ def markdown(
         "",
     ]
     ruled = [row for row in rows if not math.isnan(float(row.get("ncf_rule_sampled_ndcg", "nan")))]
-    tables = [(metric, label, rows) for metric, label in labelled(METRICS, negatives)]
+    tables = [(metric, label, rows) for metric, label in labelled(metrics, negatives)]
     tables += [
         (metric, label, ruled) for metric, label in labelled(NCF_RULE_METRICS, negatives) if ruled
     ]
@@ -217,7 +244,7 @@ def markdown(
     for model in models:
         lines.append(f"- {model}: {', '.join(sorted(sources[model]))}")
     lines.append("")
-    lines += paired_markdown(paired or [], rows, negatives)
+    lines += paired_markdown(paired or [], rows, negatives, rankings)
     return "\n".join(lines)
 
 
@@ -279,9 +306,10 @@ def write_report(
     Raises:
         ValueError: a run's ``per_user.npz`` is damaged (naming it).
     """
-    paired = paired_differences(rows)
+    metrics, rankings = figures(experiment)
+    paired = paired_differences(rows, rankings)
     text = markdown(experiment, rows, title, note, negatives, paired)
     if paired:
         atomic_write_text(out / f"{experiment}-paired.csv", paired_csv(paired))
     atomic_write_text(out / f"{experiment}.md", text)
-    atomic_write_bytes(out / f"{experiment}.png", plot(rows, title, negatives=negatives))
+    atomic_write_bytes(out / f"{experiment}.png", plot(rows, title, metrics, negatives))
