@@ -190,8 +190,6 @@ def _prepare(args: argparse.Namespace) -> int:
         )
         if getattr(args, name) is not None
     }
-    if args.new_songs_by is not None and args.new_songs is None:
-        raise ValueError("--new-songs-by applies only with --new-songs FRACTION")
     # "none" (None) turns a step off, so these are passed on whenever given at all
     for name in ("since", "top_songs", "min_user_interactions"):
         if getattr(args, name) is not _PER_SOURCE:
@@ -200,6 +198,8 @@ def _prepare(args: argparse.Namespace) -> int:
         overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
     arguments = ("input", "workers", "cache_dir", "chords")
     check_options(args.source, [*overrides, *(a for a in arguments if getattr(args, a))])
+    if args.new_songs_by is not None and args.new_songs is None:
+        raise ValueError("--new-songs-by applies only with --new-songs FRACTION")
     config = PrepareConfig.for_source(args.source, **overrides)
     data = prepare(
         args.source,

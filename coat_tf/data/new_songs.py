@@ -263,14 +263,14 @@ def shelf_rows(
                 f"({len(songs)} songs); choose a larger --new-songs",
             )
         most = int(rows.groupby("user").size().max())
+        if most >= len(songs):
+            raise DataError(
+                where,
+                f"a user has every one of the {len(songs)} songs of the new songs' {name} "
+                "shelf, so no negative can be drawn for its rows; choose a larger --new-songs",
+            )
         width = min(width, len(songs) - most)
         per_shelf[name] = (songs, rows)
-    if width < 1:
-        raise DataError(
-            where,
-            "a user has every song of a new songs' shelf, so no negative can be drawn for "
-            "that shelf; choose a larger --new-songs",
-        )
     out = {}
     for name, (songs, rows) in per_shelf.items():
         local = rows["song"].to_numpy() - songs[0]  # a shelf's songs are consecutive

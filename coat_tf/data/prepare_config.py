@@ -96,7 +96,7 @@ UNTIMED = {
 
 def untimed_reason(source: str, order_column: str | None) -> str | None:
     """Why ``source`` (with ``order_column``) holds no global time, or ``None`` where its
-    events are timed. (The NCF format's files are timed or not: only reading them tells.)"""
+    events are timed. The NCF format takes no new songs."""
     if source in UNTIMED:
         return UNTIMED[source]
     if order_column is not None:
