@@ -1927,11 +1927,11 @@ CASES += [
         ("--new-songs", "expected a fraction strictly between 0 and 1", "'10%'"),
     ),
     Case(
-        "new-songs-fewer-than-two",
+        "new-songs-fewer-than-four",
         "prepare",
-        _prepare_with("--new-songs", "0.01"),
+        _prepare_with("--new-songs", "0.2"),
         2,
-        ("events.tsv", "--new-songs 0.01 gives 1 new songs of the 13 songs", "at least 2"),
+        ("events.tsv", "--new-songs 0.2 gives 3 new songs of the 13 songs", "at least 4"),
     ),
     Case(
         "new-songs-a-user-has-a-whole-shelf",

@@ -319,10 +319,11 @@ def test_new_songs_by_alone_and_on_ncf_are_refused(tmp_path: Path, capsys) -> No
 
 def test_too_few_new_songs_is_an_error(tmp_path: Path, capsys) -> None:
     events = write_events(tmp_path / "events.tsv")
-    argv = _cli(tmp_path, "events", events, "--since", "none", "--new-songs", "0.001")
+    argv = _cli(tmp_path, "events", events, "--since", "none", "--new-songs", "0.01")
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "--new-songs 0.001 gives 1 new songs of the 298 songs" in err
+    assert "--new-songs 0.01 gives 3 new songs of the 298 songs left after filtering" in err
+    assert "it needs at least 4 (two per shelf" in err
     assert not (tmp_path / "out").exists()
 
 

@@ -51,6 +51,8 @@ SHELVES = ("valid", "test")
 TABLE, CHORDS, MFCC_FILE = "new_songs.tsv", "new_chords.npy", "new_mfcc.npy"
 CANDIDATES = {"valid": "new_valid.npz", "test": "new_test.npz"}
 FILES = (TABLE, CHORDS, MFCC_FILE, *CANDIDATES.values())
+#: The fewest new songs: two per shelf (a row's negatives are songs of its shelf).
+MIN_NEW_SONGS = 4
 #: ``numpy.random.default_rng([seed, stream])`` streams: the choice and shelves, then each
 #: shelf's negatives (0-2 are the catalogue's candidates and MovieLens' validation items).
 _CHOICE_STREAM = 3
@@ -202,17 +204,18 @@ def choose(
     and their shelves (see the module docstring).
 
     Raises:
-        DataError: the fraction gives fewer than two new songs, or every song.
+        DataError: the fraction gives fewer than :data:`MIN_NEW_SONGS` new songs, or every
+            song.
     """
     first = interactions.groupby("song")["first_timestamp"].min()
     ids = first.index.astype(str).tolist()
     count = math.ceil(fraction * len(ids))
-    if count < 2 or count >= len(ids):
+    if count < MIN_NEW_SONGS or count >= len(ids):
         raise DataError(
             where,
             f"--new-songs {fraction} gives {count} new songs of the {len(ids):,} songs left "
-            "after filtering; it needs at least 2 (one per shelf) and at least one song left "
-            "in the catalogue",
+            f"after filtering; it needs at least {MIN_NEW_SONGS} (two per shelf, so that a "
+            "row can have a negative of its shelf) and at least one song left in the catalogue",
         )
     keys = _id_key(ids)
     if by == "time":
