@@ -340,3 +340,34 @@ def test_a_shelf_no_catalogue_user_has_is_an_error() -> None:
     assert width == 1  # the test shelf's 2 songs less the user's one
     assert rows["test"].items.tolist() == [[3, 4]]
     assert rows["valid"].users.tolist() == [0, 1] and rows["valid"].items.shape == (2, 2)
+
+
+def test_a_damaged_new_song_file_is_refused_on_load(events_data, tmp_path: Path) -> None:
+    from coat_tf.data.errors import DataError
+
+    for name in ("new_songs.tsv", "new_chords.npy", "new_valid.npz", "new_test.npz"):
+        copy = tmp_path / name
+        shutil.copytree(events_data.path, copy)
+        data = bytearray((copy / name).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (copy / name).write_bytes(bytes(data))
+        with pytest.raises(DataError, match=name.replace(".", r"\.")):
+            PreparedDataset.load(copy)
+
+
+def test_the_new_songs_mfccs_are_computed_as_the_catalogues(tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    prepare_module = importlib.import_module("coat_tf.data.prepare")  # not the function
+
+    def fake_mfcc(songs, audio, cache_dir, workers, progress):  # noqa: ANN001, ANN202
+        """Each song's MFCCs: its id's number, everywhere."""
+        return np.stack([np.full((3, 4), float(s[1:]), np.float32) for s in songs])
+
+    monkeypatch.setattr(prepare_module, "mfcc_table", fake_mfcc)
+    data = _events_data(tmp_path, mfcc=True)
+    new = data.new_songs
+    assert new.mfcc.shape == (len(new), 3, 4) and new.mfcc.dtype == np.float32
+    assert new.mfcc[:, 0, 0].tolist() == [float(s[1:]) for s in new.ids]
+    assert new.content("mfcc") is new.mfcc
+    assert data.mfcc[:, 0, 0].tolist() == [float(s[1:]) for s in data.song_ids]
