@@ -318,7 +318,7 @@ def _build(
         where,
         steps,
     )
-    held: pd.DataFrame | None = None
+    held, choice = None, None
     if config.new_songs is not None:
         choice = new_songs_.choose(
             interactions, config.new_songs, config.new_songs_by, config.seed, where
@@ -398,11 +398,27 @@ def _build(
         test_c = _given_candidates(test, raw, user_ids, song_index)
     mfcc = mfcc_table(song_ids, audio, cache_dir, workers, progress) if config.mfcc else None
     new = None
-    if held is not None:
-        new = _new_songs(held, choice, user_index, config, where)
-        new_ids = choice.ids
-        new_rows = [row_of[s] for s in new_ids]
-        new_mfcc = mfcc_table(new_ids, audio, cache_dir, workers, progress) if config.mfcc else None
+    if choice is not None:
+        rows, width = _new_song_rows(held, choice, user_index, config, where)
+        kept = [row_of[s] for s in choice.ids]
+        new = _NewSongFiles(
+            table=pd.DataFrame(
+                {
+                    "index": range(len(choice.ids)),
+                    "id": choice.ids,
+                    "shelf": choice.shelf,
+                    "has_chords": has_chords[kept].astype(int),
+                    "has_audio": [int(has_audio_file.get(s, False)) for s in choice.ids],
+                    "name": [names.get(s, "") for s in choice.ids],
+                }
+            ),
+            chords=table[kept].astype(np.int32),
+            mfcc=mfcc_table(choice.ids, audio, cache_dir, workers, progress)
+            if config.mfcc
+            else None,
+            rows=rows,
+            counts=new_songs_.counts(choice, rows, width),
+        )
     final = filtering.interaction_stats(indexed)
     counts = {
         **{k: final[k] for k in ("users", "songs", "interactions", "sparsity", "plays")},
@@ -417,7 +433,7 @@ def _build(
         else 0,
         "users_too_few_to_split": dropped_users,
         "users_without_enough_negatives": short_users,
-        **(new_songs_.counts(choice, *new) if new is not None else {}),
+        **(new.counts if new is not None else {}),
         **log.summary(),
     }
     manifest = {
@@ -468,24 +484,7 @@ def _build(
         valid_c.save(tmp / "valid.npz")
         test_c.save(tmp / "test.npz")
         if new is not None:
-            _write_table(
-                tmp / new_songs_.TABLE,
-                pd.DataFrame(
-                    {
-                        "index": range(len(new_ids)),
-                        "id": new_ids,
-                        "shelf": choice.shelf,
-                        "has_chords": has_chords[new_rows].astype(int),
-                        "has_audio": [int(has_audio_file.get(s, False)) for s in new_ids],
-                        "name": [names.get(s, "") for s in new_ids],
-                    }
-                ),
-            )
-            _write_npy(tmp / new_songs_.CHORDS, table[new_rows].astype(np.int32))
-            if new_mfcc is not None:
-                _write_npy(tmp / new_songs_.MFCC_FILE, new_mfcc)
-            for name, rows in new[0].items():
-                rows.save(tmp / new_songs_.CANDIDATES[name])
+            new.write(tmp)
         _say(f"writing {len(train):,} training examples to TFRecords", progress)
         records.write_records(
             tmp / "tfrecords",
@@ -503,7 +502,26 @@ def _build(
     return PreparedDataset.load(out_dir)
 
 
-def _new_songs(
+@dataclass
+class _NewSongFiles:
+    """The new songs' files (:mod:`coat_tf.data.new_songs`) ready to write, and their counts."""
+
+    table: pd.DataFrame
+    chords: np.ndarray
+    mfcc: np.ndarray | None
+    rows: dict[str, splits.Candidates]
+    counts: dict[str, int]
+
+    def write(self, folder: Path) -> None:
+        _write_table(folder / new_songs_.TABLE, self.table)
+        _write_npy(folder / new_songs_.CHORDS, self.chords)
+        if self.mfcc is not None:
+            _write_npy(folder / new_songs_.MFCC_FILE, self.mfcc)
+        for name, rows in self.rows.items():
+            rows.save(folder / new_songs_.CANDIDATES[name])
+
+
+def _new_song_rows(
     held: pd.DataFrame,
     choice: new_songs_.Choice,
     user_index: dict[str, int],
