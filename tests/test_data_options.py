@@ -35,6 +35,8 @@ VALUES = {
     "chord_key": "relative",
     "order_column": "position",
     "chords": "chords",
+    "new_songs": "0.5",
+    "new_songs_by": "random",
 }
 
 

@@ -12,7 +12,7 @@ from coat_tf.chords.key import CHORD_KEYS
 from coat_tf.data.errors import DataError
 from coat_tf.data.filtering import format_stats, since_timestamp
 from coat_tf.data.prepare import prepare
-from coat_tf.data.prepare_config import SOURCES, PrepareConfig, check_options
+from coat_tf.data.prepare_config import NEW_SONGS_BY, SOURCES, PrepareConfig, check_options
 
 
 class _Default:
@@ -49,6 +49,19 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction strictly between 0 and 1 (e.g. 0.1), got {text!r}"
+        )
     return value
 
 
@@ -122,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="events only: a chord table (the --out of chords import or chords extract) that "
         "gives the songs' chords instead of audio",
     )
+    p.add_argument(
+        "--new-songs",
+        type=fraction,
+        metavar="FRACTION",
+        help="hold this fraction of the songs out of the catalogue as new songs, with their "
+        "own candidates (new_songs.tsv, new_valid.npz, new_test.npz); see docs/data.md",
+    )
+    p.add_argument(
+        "--new-songs-by",
+        choices=NEW_SONGS_BY,
+        help="with --new-songs: time, the songs first heard latest (the default; sources "
+        "ordered by time only), or random (seeded)",
+    )
     p.add_argument("--shards", type=positive_int, dest="num_shards")
     p.add_argument("--compression", choices=("none", "gzip"))
     p.add_argument("--on-error", choices=("raise", "skip"))
@@ -159,6 +185,8 @@ def _prepare(args: argparse.Namespace) -> int:
             "on_error",
             "mfcc",
             "validation_in_train",
+            "new_songs",
+            "new_songs_by",
         )
         if getattr(args, name) is not None
     }
@@ -170,6 +198,8 @@ def _prepare(args: argparse.Namespace) -> int:
         overrides["compression"] = "GZIP" if args.compression == "gzip" else ""
     arguments = ("input", "workers", "cache_dir", "chords")
     check_options(args.source, [*overrides, *(a for a in arguments if getattr(args, a))])
+    if args.new_songs_by is not None and args.new_songs is None:
+        raise ValueError("--new-songs-by applies only with --new-songs FRACTION")
     config = PrepareConfig.for_source(args.source, **overrides)
     data = prepare(
         args.source,
@@ -194,6 +224,14 @@ def _print_stats(manifest: dict) -> None:
         f"test users {counts['test']:,}, songs without chords {counts['songs_without_chords']:,}, "
         f"skipped lines {counts.get('skipped_lines', 0):,}"
     )
+    if "new_songs" in counts:
+        print(
+            f"new songs {counts['new_songs']:,} (valid shelf {counts['new_songs_valid']:,}, "
+            f"test shelf {counts['new_songs_test']:,}), new-song rows: validation "
+            f"{counts['new_valid']:,} of {counts['new_valid_users']:,} users, test "
+            f"{counts['new_test']:,} of {counts['new_test_users']:,} users, "
+            f"{counts['new_negatives']:,} negatives per row"
+        )
     for step, values in manifest.get("steps", {}).items():
         shown = ", ".join(
             f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in values.items()

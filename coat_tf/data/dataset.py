@@ -12,6 +12,9 @@ Files of a prepared folder (format version 1):
   n_mfcc, frames]`` only where MFCCs were computed (zeros for songs without audio)
 - ``train.tsv`` (``user song play_count first_timestamp last_timestamp``, indices)
 - ``valid.npz``, ``test.npz`` (:class:`~coat_tf.data.splits.Candidates`)
+- with ``prepare --new-songs``: ``new_songs.tsv``, ``new_chords.npy``, ``new_mfcc.npy`` (with
+  MFCCs), ``new_valid.npz``, ``new_test.npz``, the songs held out of the catalogue
+  (:mod:`coat_tf.data.new_songs`, loaded as :attr:`PreparedDataset.new_songs`)
 - ``tfrecords/train-*-of-*.tfrecord[.gz]`` (:mod:`coat_tf.data.records`)
 - ``data.lock``, not a data file: the runs that read the folder hold it, and ``prepare
   --overwrite`` refuses to replace the folder while they do (:func:`coat_tf.claims.hold_data`)
@@ -33,6 +36,7 @@ from coat_tf.data.manifest import (
     rebuild_hint,
     verify_files,
 )
+from coat_tf.data.new_songs import NewSongs
 from coat_tf.data.splits import Candidates
 
 
@@ -57,7 +61,11 @@ class _reading:  # noqa: N801 - a context manager
 
 @dataclass
 class PreparedDataset:
-    """A prepared data set in memory (see the module docstring for the files)."""
+    """A prepared data set in memory (see the module docstring for the files).
+
+    ``new_songs``: the songs held out of the catalogue (:class:`NewSongs`), or ``None`` where
+    the data set was prepared without ``--new-songs``.
+    """
 
     path: Path
     manifest: dict
@@ -73,6 +81,7 @@ class PreparedDataset:
     vocabulary: object
     songs: pd.DataFrame
     mfcc: np.ndarray | None = None
+    new_songs: NewSongs | None = None
 
     @property
     def sequence_length(self) -> int:
@@ -146,6 +155,8 @@ class PreparedDataset:
             valid = Candidates.load(path / "valid.npz")
             reading.name = "test.npz"
             test = Candidates.load(path / "test.npz")
+            reading.name = "new_songs.tsv"
+            new_songs = NewSongs.load(path, mmap_mfcc=mmap_mfcc)
         data = cls(
             path=path,
             manifest=manifest,
@@ -161,6 +172,7 @@ class PreparedDataset:
             vocabulary=vocabulary,
             songs=songs,
             mfcc=mfcc,
+            new_songs=new_songs,
         )
         data._check()
         return data
@@ -177,6 +189,8 @@ class PreparedDataset:
         ):
             if len(self.train) and frame_max >= limit:
                 problems.append(f"{name} index {frame_max} out of range {limit}")
+        if self.new_songs is not None:
+            problems += self.new_songs.problems(self.num_users, self.sequence_length)
         if self.manifest.get("num_chords") not in (None, self.num_chords):
             problems.append("manifest num_chords differs from the vocabulary")
         if problems:

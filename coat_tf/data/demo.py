@@ -27,7 +27,10 @@ def prepared_demo(mfcc: bool = False, progress: bool = True) -> Path:
     """
     prepare_config = PrepareConfig.for_source("demo", mfcc=mfcc)
     # DemoConfig.key() covers the demo generator's version as well as its settings
-    key = json.dumps([dataclasses.asdict(prepare_config), DemoConfig().key()], sort_keys=True)
+    settings = dataclasses.asdict(prepare_config)
+    if settings["new_songs"] is None:  # the key of the folders prepared before new songs
+        del settings["new_songs"], settings["new_songs_by"]
+    key = json.dumps([settings, DemoConfig().key()], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     folder = cache_dir() / "prepared" / f"demo-{digest}"
     if not (folder / "manifest.json").is_file():

@@ -32,6 +32,11 @@ HASHED_FILES = (
     "valid.npz",
     "test.npz",
     "chords_unread.tsv",
+    "new_songs.tsv",
+    "new_chords.npy",
+    "new_mfcc.npy",
+    "new_valid.npz",
+    "new_test.npz",
 )
 
 
@@ -132,10 +137,12 @@ def file_counts(path: str | os.PathLike, manifest: dict) -> dict[str, int]:
     that are only negatives), ``interactions`` (training rows plus the held-out ones; the
     validation rows are training rows too under ``validation_in_train``), the rows of each
     split (``train``, ``valid``, ``test``) and ``negatives`` per user (those of test;
-    validation must agree)."""
+    validation must agree); and where the folder has new songs, their counts
+    (:func:`coat_tf.data.new_songs.file_counts`)."""
     import numpy as np
     import pandas as pd
 
+    from coat_tf.data.new_songs import file_counts as new_song_counts
     from coat_tf.data.splits import Candidates
 
     path = Path(path)
@@ -158,7 +165,7 @@ def file_counts(path: str | os.PathLike, manifest: dict) -> dict[str, int]:
             f"holds {valid.items.shape[1] - 1} negatives per user, test.npz "
             f"{out['negatives']}. {rebuild_hint(path, manifest)}",
         )
-    return out
+    return {**out, **new_song_counts(path)}
 
 
 def verify_counts(path: str | os.PathLike, manifest: dict) -> None:

@@ -14,7 +14,9 @@ Steps, in order, each counted in the manifest's ``steps``:
    "drop"``);
 5. users with at least ``min_user_interactions`` interactions
    (:mod:`coat_tf.data.filtering`);
-6. leave-one-out by time (or by the order column: a playlist's ``position``, an events file's
+6. with ``new_songs``, the new songs and every interaction with them leave the catalogue
+   (:mod:`coat_tf.data.new_songs`; their own files and candidates are written beside it);
+7. leave-one-out by time (or by the order column: a playlist's ``position``, an events file's
    ``order_column``) and the fixed evaluation candidates (:mod:`coat_tf.data.splits`).
 
 A step that leaves nobody stops with a DataError naming its option and what each step left.
@@ -46,6 +48,7 @@ import pandas as pd
 from coat_tf import paths
 from coat_tf.claims import DataInUse, replace_data
 from coat_tf.data import filtering, records, splits
+from coat_tf.data import new_songs as new_songs_
 from coat_tf.data.dataset import PreparedDataset
 from coat_tf.data.errors import DataError, ErrorLog
 from coat_tf.data.features import chord_table, mfcc_table
@@ -207,6 +210,9 @@ def prepare(
         raise DataError(None, f"--source {source} needs --input (the file or folder to read)")
     if chords_dir is not None:
         check_options(source, ["chords"])
+    if config.new_songs is not None:
+        check_options(source, ["new_songs"])
+        config.check_new_songs_by(source)
     _check_out_dir(Path(out_dir), overwrite)
     if config.eval_negatives is None and source != "ncf":
         raise ValueError(
@@ -312,6 +318,26 @@ def _build(
         where,
         steps,
     )
+    held, choice = None, None
+    if config.new_songs is not None:
+        choice = new_songs_.choose(
+            interactions, config.new_songs, config.new_songs_by, config.seed, where
+        )
+        is_new = interactions["song"].astype(str).isin(set(choice.ids)).to_numpy()
+        held = interactions[is_new]
+        interactions = interactions[~is_new].reset_index(drop=True)
+        steps["new_songs"] = {
+            **filtering.interaction_stats(interactions),
+            "new_songs": len(choice.ids),
+            "new_song_interactions": len(held),
+        }
+        _someone_left(
+            interactions,
+            f"--new-songs {config.new_songs}",
+            "every user's interactions are with new songs",
+            where,
+            steps,
+        )
     # Splittability depends on a user's own interactions only, so it goes first; dropping users
     # without room for negatives then cannot make another user unsplittable.
     interactions, ml_valid, dropped_users = splits.splittable(
@@ -371,6 +397,28 @@ def _build(
     else:
         test_c = _given_candidates(test, raw, user_ids, song_index)
     mfcc = mfcc_table(song_ids, audio, cache_dir, workers, progress) if config.mfcc else None
+    new = None
+    if choice is not None:
+        rows, width = _new_song_rows(held, choice, user_index, config, where)
+        kept = [row_of[s] for s in choice.ids]
+        new = _NewSongFiles(
+            table=pd.DataFrame(
+                {
+                    "index": range(len(choice.ids)),
+                    "id": choice.ids,
+                    "shelf": choice.shelf,
+                    "has_chords": has_chords[kept].astype(int),
+                    "has_audio": [int(has_audio_file.get(s, False)) for s in choice.ids],
+                    "name": [names.get(s, "") for s in choice.ids],
+                }
+            ),
+            chords=table[kept].astype(np.int32),
+            mfcc=mfcc_table(choice.ids, audio, cache_dir, workers, progress)
+            if config.mfcc
+            else None,
+            rows=rows,
+            counts=new_songs_.counts(choice, rows, width),
+        )
     final = filtering.interaction_stats(indexed)
     counts = {
         **{k: final[k] for k in ("users", "songs", "interactions", "sparsity", "plays")},
@@ -385,6 +433,7 @@ def _build(
         else 0,
         "users_too_few_to_split": dropped_users,
         "users_without_enough_negatives": short_users,
+        **(new.counts if new is not None else {}),
         **log.summary(),
     }
     manifest = {
@@ -434,6 +483,8 @@ def _build(
         _write_table(tmp / "train.tsv", train[columns])
         valid_c.save(tmp / "valid.npz")
         test_c.save(tmp / "test.npz")
+        if new is not None:
+            new.write(tmp)
         _say(f"writing {len(train):,} training examples to TFRecords", progress)
         records.write_records(
             tmp / "tfrecords",
@@ -449,6 +500,48 @@ def _build(
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     _say(filtering.format_stats(counts, f"prepared {out_dir}"), progress)
     return PreparedDataset.load(out_dir)
+
+
+@dataclass
+class _NewSongFiles:
+    """The new songs' files (:mod:`coat_tf.data.new_songs`) ready to write, and their counts."""
+
+    table: pd.DataFrame
+    chords: np.ndarray
+    mfcc: np.ndarray | None
+    rows: dict[str, splits.Candidates]
+    counts: dict[str, int]
+
+    def write(self, folder: Path) -> None:
+        _write_table(folder / new_songs_.TABLE, self.table)
+        _write_npy(folder / new_songs_.CHORDS, self.chords)
+        if self.mfcc is not None:
+            _write_npy(folder / new_songs_.MFCC_FILE, self.mfcc)
+        for name, rows in self.rows.items():
+            rows.save(folder / new_songs_.CANDIDATES[name])
+
+
+def _new_song_rows(
+    held: pd.DataFrame,
+    choice: new_songs_.Choice,
+    user_index: dict[str, int],
+    config: PrepareConfig,
+    where: str | os.PathLike,
+) -> tuple[dict[str, splits.Candidates], int]:
+    """The new songs' candidates of each shelf, from ``held`` (text ``user``, ``song``: every
+    interaction with a new song), for the users left in the catalogue; and their negatives."""
+    new_index = {s: i for i, s in enumerate(choice.ids)}
+    users = held["user"].map(user_index)
+    kept = users.notna().to_numpy()
+    pairs = pd.DataFrame(
+        {
+            "user": users[kept].astype(np.int64).to_numpy(),
+            "song": held["song"].astype(str)[kept].map(new_index).astype(np.int64).to_numpy(),
+        }
+    )
+    return new_songs_.shelf_rows(
+        pairs, choice, len(user_index), config.eval_negatives, config.seed, where
+    )
 
 
 def _given_chords(

@@ -15,6 +15,8 @@ from coat_tf.data.errors import ON_ERROR
 
 SOURCES = ("lfm1b", "lastfm1k", "events", "movielens", "ncf", "demo", "playlists")
 SONGS_WITHOUT_CHORDS = ("keep", "drop")
+#: How ``prepare --new-songs`` chooses the new songs (:mod:`coat_tf.data.new_songs`).
+NEW_SONGS_BY = ("time", "random")
 
 #: The ``prepare`` options, by the :class:`PrepareConfig` field (or ``prepare`` argument) they
 #: set.
@@ -37,6 +39,8 @@ OPTION_FLAGS = {
     "chord_key": "--chord-key",
     "order_column": "--order-column",
     "chords": "--chords",
+    "new_songs": "--new-songs",
+    "new_songs_by": "--new-songs-by",
 }
 _NO_AUDIO = "it has no audio, so no chords or MFCCs"
 _AUDIO_OPTIONS = (
@@ -67,6 +71,8 @@ NOT_USED: dict[str, dict[str, str]] = {
     "ncf": {
         "since": "its files are filtered and split already",
         "top_songs": "its files are filtered already",
+        "new_songs": "its files give the test negatives, which would hold new songs",
+        "new_songs_by": "its files give the test negatives, which would hold new songs",
         **dict.fromkeys(_AUDIO_OPTIONS, _NO_AUDIO),
         **_EVENTS_ONLY,
     },
@@ -80,6 +86,30 @@ NOT_USED: dict[str, dict[str, str]] = {
 }
 #: Options that exclude each other, for every source, with the reason.
 EXCLUSIVE = {("order_column", "since"): "the order column holds no times"}
+#: The sources whose order is not a global time, with the reason: ``--new-songs-by time``
+#: (the songs first heard latest) does not apply to them.
+UNTIMED = {
+    "playlists": "a playlist's positions order its songs, not a time",
+    "movielens": "it has no timestamps",
+}
+
+
+def untimed_reason(source: str, order_column: str | None) -> str | None:
+    """Why ``source`` (with ``order_column``) holds no global time, or ``None`` where its
+    events are timed. The NCF format takes no new songs."""
+    if source in UNTIMED:
+        return UNTIMED[source]
+    if order_column is not None:
+        return f"its order column {order_column!r} holds no times"
+    return None
+
+
+def refuse_new_songs_by_time(source: str, why: str) -> ValueError:
+    """The error for ``--new-songs-by time`` on a source whose order is not a time."""
+    return ValueError(
+        f"--new-songs-by time does not apply to --source {source} ({why}): the new songs "
+        "cannot be the songs first heard latest; use --new-songs-by random"
+    )
 
 
 def check_options(source: str, given: Iterable[str]) -> None:
@@ -121,6 +151,11 @@ class PrepareConfig:
         order_column: for ``events``, the column that orders each user's events where it is
             not a timestamp (e.g. ``position``); ``None``: the ``timestamp`` column. With it
             the date step does not apply.
+        new_songs: the fraction (0 < f < 1) of the songs held out of the catalogue as new
+            songs, for evaluating the ranking of songs nobody trained on
+            (:mod:`coat_tf.data.new_songs`); ``None``: none.
+        new_songs_by: ``"time"`` (the songs first heard latest) or ``"random"`` (seeded);
+            ``time`` needs a source ordered by time.
         sequence_length: chord ids per song (paper: 100).
         num_shards, compression: TFRecord shards and ``""`` or ``"GZIP"``.
         on_error: ``"raise"`` at the first bad line, or ``"skip"`` and count.
@@ -147,6 +182,8 @@ class PrepareConfig:
     on_error: str = "raise"
     mfcc: bool = False
     validation_in_train: bool = False
+    new_songs: float | None = None
+    new_songs_by: str = "time"
 
     def __post_init__(self) -> None:
         filtering.FilterConfig(self.since, self.top_songs, self.min_user_interactions)
@@ -174,6 +211,12 @@ class PrepareConfig:
             ),
             ("compression", self.compression in records.COMPRESSIONS, "'' or 'GZIP'"),
             ("on_error", self.on_error in ON_ERROR, f"one of {ON_ERROR}"),
+            (
+                "new_songs",
+                self.new_songs is None or _fraction(self.new_songs),
+                "a fraction strictly between 0 and 1, or None (no new songs)",
+            ),
+            ("new_songs_by", self.new_songs_by in NEW_SONGS_BY, " or ".join(NEW_SONGS_BY)),
         )
         for name, ok, rule in rules:
             if not ok:
@@ -210,11 +253,29 @@ class PrepareConfig:
                 "min_user_interactions": None,
                 "eval_negatives": None,
             }
-        return cls(**{**defaults, **overrides})
+        config = cls(**{**defaults, **overrides})
+        config.check_new_songs_by(source)
+        return config
+
+    def check_new_songs_by(self, source: str) -> None:
+        """Refuse ``new_songs_by="time"`` where ``source`` holds no global time.
+
+        Raises:
+            ValueError: naming ``--new-songs-by random``.
+        """
+        if self.new_songs is None or self.new_songs_by != "time":
+            return
+        why = untimed_reason(source, self.order_column)
+        if why is not None:
+            raise refuse_new_songs_by_time(source, why)
 
 
 def _integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fraction(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def _positive(value: object) -> bool:
