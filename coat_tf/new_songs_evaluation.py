@@ -31,9 +31,9 @@ of the song's own MFCCs. The evaluator, the export's ``score_chords`` / ``score_
 
 Means are over rows, so a user with several new songs of a shelf counts once per song
 (``RankingMetrics.users`` holds the number of rows). The ``valid`` shelf gives the validation
-block, the ``test`` shelf the test block; a search reads the valid shelf only. Where a shelf's
-candidate lists hold at most ``K`` songs, every row is a hit by construction: the block then
-carries a ``note`` saying so.
+block, the ``test`` shelf the test block; a search reads the valid shelf only. Where the
+sampled lists, or the whole shelf, hold at most ``K`` songs, every row is a hit by construction:
+that figure then carries a ``note`` saying so.
 
 A model with no content input (GMF, MLP, NeuMF, WMF, popularity, item-kNN) cannot rank a new
 song: the block is then ``{"unsupported": "<name> reads no song content: ..."}``, and likewise
@@ -63,7 +63,7 @@ class NewSongScorer(Recommender):
     ``score_pairs(users [N], i [N]) = recommender.score_new_songs(users, content[i])``, at most
     :data:`CONTENT_VALUES_PER_CALL` content values at a time (an MFCC excerpt is 25,840 floats
     a song); ``score_all(users [U]) -> [U, S_new]`` scores every new song, ``song_chunk`` songs
-    at a time, through ``score_pairs``.
+    at a time, through ``score_pairs``, once per distinct user of the call.
 
     Args:
         recommender: a trained model with a :attr:`~Recommender.content_input`.
@@ -92,7 +92,10 @@ class NewSongScorer(Recommender):
         return tf.concat(parts, axis=0) if parts else tf.zeros([0], tf.float32)
 
     def score_all(self, user_ids: tf.Tensor) -> tf.Tensor:
-        return pairwise_score_all(self, user_ids)
+        """Every new song for each user, each distinct user of the call scored once (the rows
+        of a user with several new songs repeat their user)."""
+        users, row = np.unique(np.asarray(user_ids, dtype=np.int32), return_inverse=True)
+        return tf.gather(pairwise_score_all(self, tf.constant(users)), row.reshape(-1))
 
 
 def unsupported_reason(recommender: Recommender, data) -> str | None:  # noqa: ANN001
@@ -113,23 +116,26 @@ def scorer(recommender: Recommender, data) -> NewSongScorer:  # noqa: ANN001
     return NewSongScorer(recommender, data.new_songs.content(recommender.content_input))
 
 
-def _trivial_note(width: int, k: int, what: str) -> str | None:
-    if width > k:
+def _trivial_note(what: str, songs: int, k: int) -> str | None:
+    """The note of a list of at most ``k`` songs, in which every row is a hit (else None)."""
+    if songs > k:
         return None
-    return f"the {what} hold {width} songs, at most k = {k}: every row is a hit"
+    return f"{what} {songs} songs, at most k = {k}: every row is a hit"
 
 
-def evaluate_shelf(scorer: Recommender, new_songs, name: str, k: int) -> dict:  # noqa: ANN001
-    """The sampled and whole-shelf figures of shelf ``name`` (``"valid"`` or ``"test"``)."""
+def evaluate_shelf(adapter: Recommender, new_songs, name: str, k: int) -> dict:  # noqa: ANN001
+    """The sampled and whole-shelf figures of shelf ``name`` (``"valid"`` or ``"test"``)
+    through ``adapter`` (a :class:`NewSongScorer`)."""
     split = new_songs.split(name)
-    sampled = evaluation.sampled(scorer, split.users, split.items, k=k)
+    sampled = evaluation.sampled(adapter, split.users, split.items, k=k)
     whole = evaluation.full_catalogue(
-        scorer, split.users, split.positives, new_songs.shelf_exclusions(name), k=k
+        adapter, split.users, split.positives, new_songs.shelf_exclusions(name), k=k
     )
     out = {"sampled": sampled.to_dict(), "whole_shelf": whole.to_dict()}
+    shelf = len(new_songs.shelf_songs(name))
     notes = {
-        "sampled": _trivial_note(split.items.shape[1], k, "sampled candidate lists"),
-        "whole_shelf": _trivial_note(len(new_songs.shelf_songs(name)), k, f"{name} shelf's"),
+        "sampled": _trivial_note("the sampled lists hold", split.items.shape[1], k),
+        "whole_shelf": _trivial_note(f"the {name} shelf holds", shelf, k),
     }
     for block, note in notes.items():
         if note and len(split):

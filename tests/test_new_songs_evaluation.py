@@ -138,6 +138,8 @@ def test_the_adapter_scores_as_score_new_songs(tiny, kind: str) -> None:
     every = adapter.score_all(tf.range(data.num_users)).numpy()
     assert every.shape == (data.num_users, len(content))
     np.testing.assert_allclose(every.reshape(-1), expected, atol=1e-6)
+    rows = np.array([3, 1, 3, 3, 0], np.int32)  # a user's rows repeat it, in any order
+    np.testing.assert_allclose(adapter.score_all(rows).numpy(), every[rows], atol=1e-6)
 
 
 def test_whole_shelf_is_the_rank_among_the_shelf_songs_the_user_has_not(tiny) -> None:
