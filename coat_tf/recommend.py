@@ -206,7 +206,8 @@ class ExportedModel:
         return Path(data_dir)
 
     def load_new_songs(self, data_dir: str | os.PathLike | None = None):  # noqa: ANN201
-        """The new songs of ``data_dir`` (default :meth:`trained_on`), checked usable here.
+        """The new songs (``PreparedDataset.new_songs``) of ``data_dir`` (default
+        :meth:`trained_on`), checked usable by this model.
 
         Raises:
             ExportError: the model reads no song content; the data set is not the one the
@@ -243,11 +244,17 @@ class ExportedModel:
         return new_songs
 
     def recommend_new_songs(
-        self, user: str, new_songs, k: int = 10, explain: int = 0, chunk: int = 1024
-    ) -> list[Recommendation]:  # noqa: ANN001 - a coat_tf.data.new_songs.NewSongs
+        self,
+        user: str,
+        new_songs,  # noqa: ANN001 - a NewSongs (PreparedDataset.new_songs)
+        k: int = 10,
+        explain: int = 0,
+        chunk: int = 1024,
+    ) -> list[Recommendation]:
         """The top ``k`` of every new song for original user id ``user``, by
         :attr:`content_signature` on each song's content, with the ``explain`` chords of most
-        attention mass for each (0: none). ``chunk`` songs are scored per call."""
+        attention mass for each (0: none). ``chunk`` songs are scored per call. Nothing is
+        excluded: no user has a new song in training."""
         import tensorflow as tf
 
         if not 1 <= k <= MAX_K:

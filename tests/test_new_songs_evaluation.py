@@ -260,7 +260,7 @@ def exported(tiny) -> dict:
     data, folder = tiny["data"], tiny["folder"]
     paths = {}
     models = {}
-    for kind in ("coat", "gmf"):
+    for kind in ("coat", "gmf", "neumf-cnn"):
         models[kind], run = trained(data, kind)
         paths[kind] = export_model(models[kind], data, run, out_root=folder / "saved_models")
     return {"paths": paths, "models": models}
@@ -328,3 +328,25 @@ def test_recommend_new_songs_refuses_a_data_set_without_them(tiny, exported, cap
     err = capsys.readouterr().err
     assert err.startswith(f"error: {data.path}: the data set has no new songs")
     assert "--new-songs FRACTION" in err and len(err.strip().splitlines()) == 1
+
+
+def test_recommend_new_songs_ranks_them_by_their_mfccs_for_an_audio_model(
+    tiny, exported, monkeypatch, capsys
+) -> None:
+    from coat_tf.recommend import main
+
+    data = tiny["data"]
+    new_songs = data.new_songs
+    model = exported["models"]["neumf-cnn"]
+    _with_new_songs(monkeypatch, data)
+    argv = ["--model", str(exported["paths"]["neumf-cnn"]), "--user", data.user_ids[5]]
+    assert main([*argv, "--k", "3", "--new-songs", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["recommendations"]
+    users = tf.fill([len(new_songs.ids)], 5)
+    scores = model.score_new_songs(users, tf.constant(new_songs.mfcc)).numpy()
+    assert [r["index"] for r in found] == np.argsort(-scores, kind="stable")[:3].tolist()
+    # new songs without MFCCs: refused, naming --mfcc
+    _with_new_songs(monkeypatch, _holding(data, dataclasses.replace(new_songs, mfcc=None)))
+    assert main([*argv, "--new-songs"]) == 2
+    err = capsys.readouterr().err
+    assert "new songs have no MFCCs" in err and "--mfcc" in err
