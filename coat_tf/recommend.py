@@ -3,7 +3,7 @@
 Command line::
 
     python -m coat_tf.recommend --model DIR --user USER [--k 10] [--explain] [--top-chords 3]
-                                [--json]
+                                [--json] [--new-songs [--data DATA]]
 
 ``DIR`` is a version folder (``saved_models/coat/1``) or a model folder (``saved_models/coat``,
 whose highest version is used). ``USER`` is the **original** user id, looked up in
@@ -17,6 +17,17 @@ sum to 1. The ablations without attention learn no weights: in ``coat-uniform``
 (``attention_mode = "uniform"``) every position weighs ``1 / L`` and the masses are the chords'
 frequencies, in ``coat-ones`` every position weighs 1 and they are the chords' counts; the
 output says so (:data:`ABLATION_NOTES`), since there is nothing learned to explain.
+
+``--new-songs`` ranks, instead of the catalogue, every new song of the prepared data set
+(``prepare --new-songs``: songs held out of the catalogue, with no listening history): each is
+scored from its content through ``score_chords`` (COAT and its ablations) or ``score_mfcc``
+(NeuMF+CNN, NeuMF+LSTM), which stand the mean of the song embedding table in for the song
+embedding the new song does not have. Nothing is excluded: no user has a new song in training.
+``--explain`` shows the attention over each new song's own chords, as for catalogue songs. The
+data set is the one the model was trained on (``config.json``'s ``data_dir``) unless ``--data``
+names another, whose content hash must be the one in ``export.json``. A model that reads no
+song content, or a data set without new songs (or, for an audio model, without their MFCCs), is
+refused with exit status 2.
 
 Before loading, every file of the export is checked against ``assets.extra/checksums.json``
 (sizes and SHA-256, written by the export; see :mod:`coat_tf.integrity`), so a truncated or
@@ -47,6 +58,7 @@ from coat_tf.export import (
     EXTRA_DIR,
     RECOMMEND,
     SCORE_CHORDS,
+    SCORE_MFCC,
     SONGS_FILE,
     USERS_FILE,
     VOCABULARY_FILE,
@@ -174,6 +186,109 @@ class ExportedModel:
             ) from None
 
     @property
+    def content_signature(self) -> str | None:
+        """The signature that scores a song from its content (``score_chords``,
+        ``score_mfcc``), or ``None`` for a model that reads no song content."""
+        for name in (SCORE_CHORDS, SCORE_MFCC):
+            if name in self.module.signatures:
+                return name
+        return None
+
+    def trained_on(self) -> Path:
+        """The prepared data set the model was trained on (``config.json``'s ``data_dir``)."""
+        path = self.path / EXTRA_DIR / CONFIG_FILE
+        try:
+            data_dir = json.loads(path.read_text(encoding="utf-8")).get("data_dir")
+        except (OSError, ValueError, AttributeError) as error:
+            raise ExportError(f"{path}: cannot read the run's configuration ({error})") from None
+        if not data_dir:
+            raise ExportError(f"{path}: names no data_dir; pass --data (the prepared data set)")
+        return Path(data_dir)
+
+    def load_new_songs(self, data_dir: str | os.PathLike | None = None):  # noqa: ANN201
+        """The new songs (``PreparedDataset.new_songs``) of ``data_dir`` (default
+        :meth:`trained_on`), checked usable by this model.
+
+        Raises:
+            ExportError: the model reads no song content; the data set is not the one the
+                model was trained on, or has no new songs (an audio model: no MFCCs of them).
+            coat_tf.data.DataError: the data set cannot be read.
+        """
+        from coat_tf.data import PreparedDataset
+
+        if self.content_signature is None:
+            raise ExportError(
+                f"{self.path}: {self.info.get('model')} reads no song content (no "
+                f"{SCORE_CHORDS!r} or {SCORE_MFCC!r} signature): it cannot rank new songs"
+            )
+        path = Path(data_dir) if data_dir is not None else self.trained_on()
+        data = PreparedDataset.load(path)
+        trained = self.info.get("data_content_hash")
+        found = data.manifest.get("content_hash")
+        if trained and found != trained:
+            raise ExportError(
+                f"{path}: content hash {found} differs from {trained}, the data set "
+                f"{self.path} was trained on (export.json): its users and songs are others"
+            )
+        new_songs = getattr(data, "new_songs", None)
+        if new_songs is None:
+            raise ExportError(
+                f"{path}: the data set has no new songs (prepared without --new-songs); "
+                "prepare it with --new-songs FRACTION and train on it"
+            )
+        if self.content_signature == SCORE_MFCC and new_songs.mfcc is None:
+            raise ExportError(
+                f"{path}: the data set's new songs have no MFCCs (new_mfcc.npy), which "
+                f"{self.info.get('model')} reads; prepare it with --mfcc"
+            )
+        return new_songs
+
+    def recommend_new_songs(
+        self,
+        user: str,
+        new_songs,  # noqa: ANN001 - a NewSongs (PreparedDataset.new_songs)
+        k: int = 10,
+        explain: int = 0,
+        chunk: int = 1024,
+    ) -> list[Recommendation]:
+        """The top ``k`` of every new song for original user id ``user``, by
+        :attr:`content_signature` on each song's content, with the ``explain`` chords of most
+        attention mass for each (0: none). ``chunk`` songs are scored per call. Nothing is
+        excluded: no user has a new song in training."""
+        import tensorflow as tf
+
+        if not 1 <= k <= MAX_K:
+            raise ExportError(f"k must be >= 1 and at most {MAX_K} (int32), got {k}")
+        index = self.user_index(user)
+        signature = self.content_signature
+        kind = "chord_ids" if signature == SCORE_CHORDS else "mfcc"
+        content = new_songs.content(kind)
+        scores = np.zeros(len(content), np.float64)
+        for start in range(0, len(content), chunk):
+            part = np.asarray(content[start : start + chunk])
+            out = self.module.signatures[signature](
+                user_id=tf.fill([len(part)], tf.constant(index, tf.int32)),
+                **{kind: tf.constant(part)},
+            )
+            scores[start : start + len(part)] = out["score"].numpy()
+        finite = np.isfinite(scores)
+        order = np.argsort(np.where(finite, -scores, np.inf), kind="stable")[:k]
+        if not finite[order].all():
+            raise BrokenModelError(
+                f"{self.path}: the model scored {int((~finite[order]).sum())} of the top "
+                f"{len(order)} new songs for user {user!r} NaN or infinite, so it cannot rank "
+                "them: the model is broken (its training diverged?)"
+            )
+        result = [
+            Recommendation(rank=rank, song=new_songs.ids[s], index=int(s), score=float(scores[s]))
+            for rank, s in enumerate(order, start=1)
+        ]
+        if explain and result:
+            chords = np.asarray(content[order]) if kind == "chord_ids" else None
+            self._explain_chords(index, result, chords, explain)
+        return result
+
+    @property
     def explainable(self) -> bool:
         return SCORE_CHORDS in self.module.signatures
 
@@ -251,33 +366,59 @@ class ExportedModel:
                 "smaller learning rate."
             )
 
+    def _nothing_to_explain(self) -> ExportError:
+        return ExportError(
+            f"{self.path}: model {self.info.get('model')!r} has no chord input "
+            f"(no {SCORE_CHORDS!r} signature), so there is nothing to explain"
+        )
+
     def _explain(self, user: int, result: list[Recommendation], n: int) -> None:
         import tensorflow as tf
 
         if not self.explainable:
-            raise ExportError(
-                f"{self.path}: model {self.info.get('model')!r} has no chord input "
-                f"(no {SCORE_CHORDS!r} signature), so there is nothing to explain"
-            )
+            raise self._nothing_to_explain()
         songs = tf.constant([r.index for r in result], tf.int32)
-        chord_ids = self.module.song_chords(songs)
+        self._explain_chords(user, result, self.module.song_chords(songs).numpy(), n)
+
+    def _explain_chords(
+        self, user: int, result: list[Recommendation], chord_ids: np.ndarray | None, n: int
+    ) -> None:
+        """Set each recommendation's ``n`` chords of most attention mass, from the attention
+        ``score_chords`` gives user index ``user`` over ``chord_ids [len(result), L]``."""
+        import tensorflow as tf
+
+        if not self.explainable or chord_ids is None:
+            raise self._nothing_to_explain()
         out = self.module.signatures[SCORE_CHORDS](
-            user_id=tf.fill([len(result)], tf.constant(user, tf.int32)), chord_ids=chord_ids
+            user_id=tf.fill([len(result)], tf.constant(user, tf.int32)),
+            chord_ids=tf.constant(chord_ids, tf.int32),
         )
         weights = out["attention"].numpy()
         for row, rec in enumerate(result):
-            rec.chords = top_chords(chord_ids.numpy()[row], weights[row], self.labels, n)
+            rec.chords = top_chords(chord_ids[row], weights[row], self.labels, n)
 
 
 def format_table(
-    user: str, model: ExportedModel, result: list[Recommendation], k: int, explain: bool = False
+    user: str,
+    model: ExportedModel,
+    result: list[Recommendation],
+    k: int,
+    explain: bool = False,
+    new_songs: int | None = None,
 ) -> str:
-    """The recommendations as aligned text lines (with ``explain``, the chords' note)."""
-    exclude = model.info.get("exclude", "train")
-    what = "training songs" if exclude == "train" else "training, validation and test songs"
-    lines = [f"top {k} songs for user {user} from {model.path} ({what} excluded)"]
-    if len(result) < k:
-        lines.append(f"only {len(result)} songs are left after the exclusions")
+    """The recommendations as aligned text lines (with ``explain``, the chords' note); with
+    ``new_songs`` (their number), the top among the data set's new songs."""
+    if new_songs is not None:
+        lines = [
+            f"top {k} of the {new_songs} new songs (no listening history) for user {user} "
+            f"from {model.path}"
+        ]
+    else:
+        exclude = model.info.get("exclude", "train")
+        what = "training songs" if exclude == "train" else "training, validation and test songs"
+        lines = [f"top {k} songs for user {user} from {model.path} ({what} excluded)"]
+        if len(result) < k:
+            lines.append(f"only {len(result)} songs are left after the exclusions")
     width = max([len("song"), *(len(r.song) for r in result)])
     lines.append(f"{'rank':>4}  {'song':<{width}}  {'score':>8}  name")
     for r in result:
@@ -307,6 +448,18 @@ def _parser() -> argparse.ArgumentParser:
         "--top-chords", type=int, default=3, help="chords shown per song with --explain"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--new-songs",
+        action="store_true",
+        help="rank the data set's new songs (prepare --new-songs) instead of the catalogue: "
+        "songs with no listening history, scored from their chords or MFCCs with the mean song "
+        "embedding in place of their own; none is excluded (COAT and the audio models only)",
+    )
+    parser.add_argument(
+        "--data",
+        help="with --new-songs: the prepared data set whose new songs are ranked (default: the "
+        "one the model was trained on, config.json's data_dir)",
+    )
     return parser
 
 
@@ -334,10 +487,21 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    if args.data is not None and not args.new_songs:
+        print("error: --data applies to --new-songs only", file=sys.stderr)
+        return 2
+    from coat_tf.data import DataError
+
+    new_songs = None
+    explain = args.top_chords if args.explain else 0
     try:
         model = ExportedModel(args.model)
-        result = model.recommend(args.user, args.k, args.top_chords if args.explain else 0)
-    except (ExportError, UnknownUserError) as error:
+        if args.new_songs:
+            new_songs = model.load_new_songs(args.data)
+            result = model.recommend_new_songs(args.user, new_songs, args.k, explain)
+        else:
+            result = model.recommend(args.user, args.k, explain)
+    except (ExportError, UnknownUserError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BrokenModelError as error:
@@ -350,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             "user_index": model.user_index(args.user),
             "k": args.k,
             "attention_mode": model.attention_mode,
+            **({"new_songs": len(new_songs.ids)} if new_songs is not None else {}),
             **({"note": model.explain_note} if args.explain and model.explain_note else {}),
             "recommendations": [
                 {**asdict(r), "chords": [{"label": c, "mass": m} for c, m in r.chords]}
@@ -358,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         text = json.dumps(payload, indent=2, ensure_ascii=False)
     else:
-        text = format_table(args.user, model, result, args.k, args.explain)
+        count = len(new_songs.ids) if new_songs is not None else None
+        text = format_table(args.user, model, result, args.k, args.explain, count)
     return 0 if write_output(text) else 1
 
 

@@ -11,6 +11,10 @@ After every epoch the sampled validation HR/NDCG are computed; the weights with 
 validation NDCG are kept, training stops after ``patience`` epochs without improvement, and the
 test figures are those of the best weights. The test split is read only by
 :func:`evaluate_test`, which ``evaluate_test=False`` (the tuner) never calls.
+
+On a data set with new songs (``prepare --new-songs``), the best weights also rank the new songs
+(:mod:`coat_tf.new_songs_evaluation`): ``metrics["new_songs"]`` holds the valid shelf's block,
+and the test shelf's where the test split is evaluated.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from coat_tf.models import (
 )
 from coat_tf.models.recommender import Recommender
 from coat_tf.models.wmf import confidence_matrix
+from coat_tf.new_songs_evaluation import evaluate_new_songs
 from coat_tf.runs import TRAINED_FILE, WMF_STATE, epochs_trained
 from coat_tf.trained import RunError, best_factors_path, best_state_path, load_keras_model
 
@@ -482,6 +487,9 @@ def train_and_evaluate(
     again on the same ``run_dir``. ``inspect`` adds the TensorBoard attention summaries.
     ``evaluate_on_test=False`` never reads the test split (hyperparameter search); it also skips
     the export. In a multi-worker cluster only the chief evaluates on test and exports.
+    Where ``data.new_songs`` is not None, ``metrics["new_songs"]`` ranks them
+    (:func:`~coat_tf.new_songs_evaluation.evaluate_new_songs`): the valid shelf always, the
+    test shelf only with ``evaluate_on_test``.
 
     Raises:
         coat_tf.models.MissingContentError: the model reads content the data set lacks.
@@ -528,6 +536,9 @@ def train_and_evaluate(
         **fit,
         "replicas": strategy.num_replicas_in_sync,
     }
+    if getattr(data, "new_songs", None) is not None and distribute.is_chief():
+        shelves = ("valid", "test") if evaluate_on_test else ("valid",)
+        metrics["new_songs"] = evaluate_new_songs(recommender, data, run.train.top_k, shelves)
     if evaluate_on_test and distribute.is_chief():
         rankings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         metrics["test"] = evaluate_test(

@@ -430,6 +430,9 @@ def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa:
             f"  test (full catalogue)  HR {full['hr']:.4f}  NDCG {full['ndcg']:.4f}  "
             f"({full['users_per_second']:.0f} users/s)"
         )
+    new_songs = new_songs_summary(metrics, data)
+    if new_songs:
+        lines.append(new_songs)
     bad = max(split.get("non_finite", 0) for split in test.values())
     if bad:
         lines.append(f"  warning: {bad} held-out songs scored NaN or infinite (counted as misses)")
@@ -437,6 +440,24 @@ def summary(run: RunConfig, metrics: dict, run_dir: Path, data) -> str:  # noqa:
     if metrics.get("export"):
         lines.append(f"  SavedModel {metrics['export']}")
     return "\n".join(lines)
+
+
+def new_songs_summary(metrics: dict, data) -> str | None:  # noqa: ANN001
+    """The summary's line of the new songs' test shelf (sampled and whole shelf), or the reason
+    the model cannot rank new songs; ``None`` where there is neither."""
+    block = metrics.get("new_songs") or {}
+    if "unsupported" in block:
+        return f"  new songs: {block['unsupported']}"
+    if "test" not in block:
+        return None
+    sampled, whole = block["test"]["sampled"], block["test"]["whole_shelf"]
+    new = getattr(data, "new_songs", None)
+    negatives = f"{new.test.items.shape[1] - 1} negatives, " if new is not None else ""
+    return (
+        f"  new songs, test shelf ({negatives}{sampled['users']} rows)  HR {sampled['hr']:.4f}  "
+        f"NDCG {sampled['ndcg']:.4f};  whole shelf  HR {whole['hr']:.4f}  "
+        f"NDCG {whole['ndcg']:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1955,3 +1955,53 @@ CASES += [
         ("--new-songs does not apply to --source ncf", "test negatives"),
     ),
 ]
+
+
+# recommend --new-songs
+def _gmf_export(env: Env) -> Path:
+    """A tiny GMF export: a model that reads no song content."""
+    from coat_tf.export import export_model
+    from tests.test_export import tiny_data, trained
+
+    data = tiny_data(env.tmp)
+    recommender, run = trained(data, "gmf")
+    return export_model(recommender, data, run, out_root=env.tmp / "saved", name="gmf")
+
+
+CASES += [
+    Case(
+        "new-songs-data-without-new-songs",
+        "recommend",
+        lambda env: _recommend(env, env.export, "--new-songs"),
+        2,
+        ("prepared", "the data set has no new songs", "--new-songs FRACTION"),
+    ),
+    Case(
+        "new-songs-model-without-content",
+        "recommend",
+        lambda env: _recommend(env, _gmf_export(env), "--new-songs"),
+        2,
+        ("gmf reads no song content", "it cannot rank new songs"),
+    ),
+    Case(
+        "new-songs-other-data-set",
+        "recommend",
+        lambda env: _recommend(env, env.export, "--new-songs", "--data", str(env.data)),
+        2,
+        ("content hash", "differs from", "export.json"),
+    ),
+    Case(
+        "new-songs-data-set-missing",
+        "recommend",
+        lambda env: _recommend(env, env.export, "--new-songs", "--data", str(env.tmp / "absent")),
+        2,
+        ("absent/manifest.json", "not a prepared data set"),
+    ),
+    Case(
+        "data-without-new-songs-option",
+        "recommend",
+        lambda env: _recommend(env, env.export, "--data", str(env.data)),
+        2,
+        ("--data applies to --new-songs only",),
+    ),
+]
