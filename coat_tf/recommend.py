@@ -175,7 +175,10 @@ class ExportedModel:
 
     @property
     def explainable(self) -> bool:
-        return SCORE_CHORDS in self.module.signatures
+        """Whether the export has chord attention weights to show (``score_chords`` with an
+        ``attention`` output: COAT and its ablations, not chord-histogram or random)."""
+        signature = self.module.signatures.get(SCORE_CHORDS)
+        return signature is not None and "attention" in signature.structured_outputs
 
     @property
     def attention_mode(self) -> str | None:
@@ -256,8 +259,9 @@ class ExportedModel:
 
         if not self.explainable:
             raise ExportError(
-                f"{self.path}: model {self.info.get('model')!r} has no chord input "
-                f"(no {SCORE_CHORDS!r} signature), so there is nothing to explain"
+                f"{self.path}: model {self.info.get('model')!r} has no chord attention "
+                f"(no {SCORE_CHORDS!r} signature with attention weights), so there is "
+                "nothing to explain"
             )
         songs = tf.constant([r.index for r in result], tf.int32)
         chord_ids = self.module.song_chords(songs)
