@@ -270,3 +270,28 @@ def test_content_baselines_train_load_evaluate_and_export(
     assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 3
     assert recommend(["--model", str(saved / again.name), "--user", user, "--explain"]) == 2
     assert "no chord attention" in capsys.readouterr().err
+
+
+def test_content_baselines_run_in_an_experiment(tiny: Path, tmp_path: Path) -> None:
+    import csv
+
+    from coat_tf.experiments.__main__ import main as experiment
+
+    out = tmp_path / "fig2"
+    models = ["--models", "random", "chord-histogram", "--seeds", "0", "1", "--factors", "8"]
+    assert experiment(["fig2", "--data", str(tiny), "--out", str(out), *models]) == 0
+    with open(out / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((row["model"], row["seed"]) for row in rows) == [
+        ("chord-histogram", "0"),
+        ("chord-histogram", "1"),
+        ("random", "0"),
+        ("random", "1"),
+    ]
+    for row in rows:
+        assert 0 <= float(row["sampled_ndcg"]) <= float(row["sampled_hr"]) <= 1
+    seeds = [
+        int(np.load(out / "runs" / "random" / "f8" / f"seed{seed}" / "best" / "state.npz")["seed"])
+        for seed in (0, 1)
+    ]
+    assert seeds == [0, 1]  # each run draws from its own seed
