@@ -87,6 +87,7 @@ def test_chord_histogram_ranks_a_song_of_the_users_chords_first_by_every_path() 
     rows = np.stack([row("Am", "C", "F", "G"), row("D", "A", "G"), row("Bb", "F", "C")])
     scores = model.score_new_songs(np.zeros(3, np.int32), rows).numpy()
     assert np.argmax(scores) == 0 and scores[0] > scores[1:].max()
+    assert model.score_new_songs(np.zeros(0, np.int32), rows[:0]).numpy().shape == (0,)
 
 
 def test_chord_histogram_by_hand() -> None:
@@ -194,6 +195,7 @@ def test_random_scores_new_songs_from_their_content_deterministically() -> None:
     changed[0, 50] = (changed[0, 50] + 1) % 25
     assert model.score_new_songs([0], changed).numpy()[0] != scores[0]
     assert _random(4).score_new_songs([0], chords[:1]).numpy()[0] != scores[0]
+    assert model.score_new_songs(np.zeros(0, np.int32), chords[:0]).numpy().shape == (0,)
     # any content: MFCC frames too, by their bits
     frames = np.random.default_rng(1).normal(size=(2, 4, 8)).astype(np.float32)
     first = model.score_new_songs([0, 0], frames).numpy()

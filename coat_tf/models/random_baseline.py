@@ -72,7 +72,8 @@ def content_words(content: tf.Tensor) -> tf.Tensor:
     """Each row of ``content`` ``[N, ...]`` as uint64 words ``[N, D]``: integers by their
     int64 value (so int32 and int64 chord ids hash alike), floats by their bits."""
     content = tf.convert_to_tensor(content)
-    rows = tf.reshape(content, tf.stack([tf.shape(content)[0], -1]))
+    shape = tf.shape(content)
+    rows = tf.reshape(content, tf.stack([shape[0], tf.reduce_prod(shape[1:])]))  # N may be 0
     if rows.dtype.is_floating:
         unsigned = {2: tf.uint16, 4: tf.uint32, 8: tf.uint64}[rows.dtype.size]
         return tf.cast(tf.bitcast(rows, unsigned), tf.uint64)
