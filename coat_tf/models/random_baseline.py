@@ -87,8 +87,10 @@ class RandomRecommender(FittedRecommender):
 
     Args:
         seed: the hash's seed (the run's ``--seed``).
-        num_users, num_songs: the catalogue's sizes.
-        num_chords, sequence_length: the chord rows an export's ``score_chords`` takes.
+        num_users: the users of the catalogue.
+        num_songs: the songs of the catalogue.
+        num_chords: the chord ids an export's ``score_chords`` takes (``0 .. num_chords - 1``).
+        sequence_length: the chord positions an export's ``score_chords`` takes.
     """
 
     content_input = CHORD_IDS
