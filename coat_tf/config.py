@@ -220,7 +220,8 @@ class TrainConfig:
 
     For WMF, ``epochs`` is the maximum number of ALS iterations and ``early_stopping_patience``
     counts iterations; the batch size, learning rate, negatives and optimizer do not apply.
-    Popularity and item-kNN are fitted once: only ``seed`` (recorded) and ``top_k`` apply.
+    Popularity, item-kNN, chord-histogram and random are fitted once: only ``seed`` (recorded;
+    random's scores are drawn from it) and ``top_k`` apply.
 
     ``jit_compile`` compiles the training step with XLA (about twice as fast for NeuMF and GMF
     on CPU; see the README's performance figures), except on CPU for the models that XLA slows

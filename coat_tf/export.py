@@ -36,14 +36,16 @@ new song has no song embedding, so the catalogue's mean song embedding stands in
 
 - ``score_chords`` (COAT and its ablations): ``user_id [N], chord_ids [N, L] -> score [N],
   attention [N, L]``. The attention weights do not depend on the song embedding at all, so they
-  are the weights the model gives any song with these chords.
+  are the weights the model gives any song with these chords. Chord-histogram and random have
+  it too, without ``attention`` (they have none): ``-> score [N]``.
 - ``score_mfcc`` (NeuMF+CNN, NeuMF+LSTM): ``user_id [N], mfcc [N, n_mfcc, frames] -> score
   [N]``, from an MFCC excerpt as ``prepare --mfcc`` computes it.
 
 Out-of-range ids and ``k < 1`` fail with ``InvalidArgumentError`` naming the input.
 
-The restored object also has ``song_chords(song_id [N]) -> [N, L]`` (chord models), a plain
-function rather than a signature.
+The restored object also has ``song_chords(song_id [N]) -> [N, L]`` (COAT, its ablations and
+chord-histogram: the models that keep the catalogue's chords), a plain function rather than a
+signature.
 """
 
 from __future__ import annotations
@@ -138,9 +140,9 @@ class ServingModule(tf.Module):
             self.sequence_length = recommender.sequence_length
             chord_spec = tf.TensorSpec([None, self.sequence_length], tf.int32, name=CHORD_IDS)
             self.score_chords = tf.function(self._score_chords, input_signature=[ids, chord_spec])
-            self.song_chords = tf.function(
-                self._song_chords, input_signature=[tf.TensorSpec([None], tf.int32, name=SONG_ID)]
-            )
+            if hasattr(recommender, "song_chords"):
+                song_spec = tf.TensorSpec([None], tf.int32, name=SONG_ID)
+                self.song_chords = tf.function(self._song_chords, input_signature=[song_spec])
         elif self.content_input == MFCC:
             mfcc_spec = tf.TensorSpec([None, *recommender.mfcc_shape], tf.float32, name=MFCC)
             self.score_mfcc = tf.function(self._score_mfcc, input_signature=[ids, mfcc_spec])
@@ -169,10 +171,10 @@ class ServingModule(tf.Module):
     def _score_chords(self, user_id: tf.Tensor, chord_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         _id_check(user_id, self.num_users, USER_ID)
         _id_check(chord_ids, self.recommender.num_chords, CHORD_IDS)
-        return {
-            "score": self.recommender.score_new_songs(user_id, chord_ids),
-            "attention": self.recommender.attention(user_id, chord_ids),
-        }
+        out = {"score": self.recommender.score_new_songs(user_id, chord_ids)}
+        if self.recommender.has_attention:
+            out["attention"] = self.recommender.attention(user_id, chord_ids)
+        return out
 
     def _score_mfcc(self, user_id: tf.Tensor, mfcc: tf.Tensor) -> dict[str, tf.Tensor]:
         _id_check(user_id, self.num_users, USER_ID)

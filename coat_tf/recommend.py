@@ -290,7 +290,10 @@ class ExportedModel:
 
     @property
     def explainable(self) -> bool:
-        return SCORE_CHORDS in self.module.signatures
+        """Whether the export has chord attention weights to show (``score_chords`` with an
+        ``attention`` output: COAT and its ablations, not chord-histogram or random)."""
+        signature = self.module.signatures.get(SCORE_CHORDS)
+        return signature is not None and "attention" in signature.structured_outputs
 
     @property
     def attention_mode(self) -> str | None:
@@ -368,8 +371,9 @@ class ExportedModel:
 
     def _nothing_to_explain(self) -> ExportError:
         return ExportError(
-            f"{self.path}: model {self.info.get('model')!r} has no chord input "
-            f"(no {SCORE_CHORDS!r} signature), so there is nothing to explain"
+            f"{self.path}: model {self.info.get('model')!r} has no chord attention "
+            f"(no {SCORE_CHORDS!r} signature with attention weights), so there is "
+            "nothing to explain"
         )
 
     def _explain(self, user: int, result: list[Recommendation], n: int) -> None:

@@ -5,7 +5,8 @@ Every model goes through the same steps and the same evaluator; only the fitting
 - the Keras models (:func:`fit_keras`): Adam (or SGD) on binary cross-entropy over each
   positive and ``negatives`` fresh sampled negatives per epoch;
 - WMF (:func:`fit_wmf`): one ALS iteration per "epoch";
-- popularity and item-kNN (:func:`fit_one_pass`): fitted once, no epochs.
+- popularity, item-kNN, chord-histogram and random (:func:`fit_one_pass`): fitted once, no
+  epochs.
 
 After every epoch the sampled validation HR/NDCG are computed; the weights with the best
 validation NDCG are kept, training stops after ``patience`` epochs without improvement, and the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -388,9 +390,15 @@ def fit_wmf(
 
 
 def fit_one_pass(
-    run: RunConfig, spec: ModelSpec, data: PreparedDataset, run_dir: Path, verbose: bool
+    run: RunConfig,
+    spec: ModelSpec,
+    data: PreparedDataset,
+    run_dir: Path,
+    verbose: bool,
+    tables: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[Recommender, dict]:
-    """A model fitted once from the training pairs (``spec.fitted``), validated once.
+    """A model fitted once from the training pairs (``spec.fitted``, with the run's seed and
+    the song content ``tables`` it reads), validated once.
 
     The fitted state is kept in ``best/state.npz`` and ``best.json`` records its validation
     figures (as epoch 0, there being no epochs), so a run killed after fitting is only
@@ -409,7 +417,11 @@ def fit_one_pass(
         seconds = best.get("train_seconds", 0.0)
         return recommender, {"best": best, "epochs": 0, "train_seconds": seconds}
     recommender = spec.fitted.fit(
-        data.train["user"].to_numpy(), data.train["song"].to_numpy(), run.model
+        data.train["user"].to_numpy(),
+        data.train["song"].to_numpy(),
+        run.model,
+        seed=run.train.seed,
+        song_tables=tables,
     )
     seconds = time.perf_counter() - started
     result = evaluation.sampled(recommender, data.valid.users, data.valid.items, run.train.top_k)
@@ -518,7 +530,7 @@ def train_and_evaluate(
     if spec.trainer == "als":
         recommender, fit = fit_wmf(run, data, run_dir, verbose)
     elif spec.trainer == "one_pass":
-        recommender, fit = fit_one_pass(run, spec, data, run_dir, verbose)
+        recommender, fit = fit_one_pass(run, spec, data, run_dir, verbose, tables)
     else:
         recommender, fit = fit_keras(run, spec, data, tables, run_dir, strategy, verbose, inspect)
     best = fit.pop("best")

@@ -5,11 +5,12 @@ it on the test split (sampled and full-catalogue HR/NDCG), writes TensorBoard lo
 SavedModel under ``saved_models/`` and prints a summary. ``--help`` lists the options.
 
 ``--model`` takes any model of :data:`coat_tf.models.MODELS`: COAT, its ablations and every
-baseline of the paper, trained, evaluated and exported the same way.
+baseline of the paper (and the chord-histogram and random baselines), trained, evaluated and
+exported the same way.
 
 A run folder holds ``config.json`` (the resolved :class:`~coat_tf.config.RunConfig`),
 ``metrics.json``, ``best/`` (weights checkpoint, WMF's factors, or the state of a model fitted
-in one pass: popularity, item-kNN) and ``best.json`` (the epoch
+in one pass: popularity, item-kNN, chord-histogram, random) and ``best.json`` (the epoch
 with the best validation NDCG), ``backup/`` (the state ``--resume`` continues from) and
 ``tensorboard/``.
 """
@@ -393,10 +394,12 @@ def train_in_folder(
 
 
 def _size(run: RunConfig) -> str:
-    """The model's size for the summary: its predictive factors, item-kNN's ``K``, or nothing
-    (popularity)."""
+    """The model's size for the summary: its predictive factors, item-kNN's ``K``, random's
+    seed, or nothing (popularity, chord-histogram)."""
     if run.model_name == "itemknn":
         return f" (K={run.model.itemknn.neighbours})"
+    if run.model_name == "random":
+        return f" (seed={run.train.seed})"
     if MODELS[run.model_name].trainer == "one_pass":
         return ""
     return f" (F={run.model.embedding_size})"

@@ -3,8 +3,9 @@
 A run folder (written by :func:`coat_tf.runner.train_and_evaluate`) holds ``config.json`` and,
 once an epoch (or ALS iteration) improved the validation NDCG, ``best.json`` and ``best/``: a
 TensorFlow weights checkpoint ``best/weights`` for the Keras models, ``best/factors.npz`` for
-WMF, ``best/state.npz`` for the models fitted in one pass (popularity, item-kNN). NeuMF's
-pre-training, the experiments and the tuner read runs through this module.
+WMF, ``best/state.npz`` for the models fitted in one pass (popularity, item-kNN,
+chord-histogram, random). NeuMF's pre-training, the experiments and the tuner read runs
+through this module.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def best_factors_path(run_dir: str | os.PathLike) -> Path:
 
 
 def best_state_path(run_dir: str | os.PathLike) -> Path:
-    """The state of a model fitted in one pass (popularity, item-kNN)."""
+    """The state of a model fitted in one pass (popularity, item-kNN, chord-histogram,
+    random)."""
     return Path(run_dir) / BEST_DIR / STATE_FILE
 
 

@@ -2005,3 +2005,32 @@ CASES += [
         ("--data applies to --new-songs only",),
     ),
 ]
+
+# baselines that rank new songs: chord-histogram and random (--model chord-histogram, random)
+
+
+def _train_without_chords(env: Env) -> list[str]:
+    """chord-histogram on the tiny data set with no chords (all ``N``, ``has_chords`` 0)."""
+    import numpy as np
+
+    from coat_tf.data.manifest import update_checksums
+
+    songs = env.data / "songs.tsv"
+    header, *rows = [line.split("\t") for line in songs.read_text().splitlines()]
+    for row in rows:
+        row[header.index("has_chords")] = "0"
+    songs.write_text("\n".join("\t".join(row) for row in [header, *rows]) + "\n")
+    np.save(env.data / "chords.npy", np.zeros_like(np.load(env.data / "chords.npy")))
+    update_checksums(env.data)
+    return _train(env, "--data", str(env.data), "--model", "chord-histogram")
+
+
+CASES += [
+    Case(
+        "chord-histogram-without-chords",
+        "train",
+        _train_without_chords,
+        2,
+        ("'chord-histogram' reads chord sequences", "has_chords is 0"),
+    ),
+]

@@ -31,14 +31,17 @@ from coat_tf.export import (
 )
 from coat_tf.models import (
     MODELS,
+    ChordHistogramRecommender,
     ItemKnnRecommender,
     PopularityRecommender,
+    RandomRecommender,
     WmfRecommender,
     get_spec,
     song_tables,
 )
 from coat_tf.models.audio import pool_mfcc
 from coat_tf.models.recommender import Recommender
+from tests.test_baselines_content import reference_random_scores
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_USERS, NUM_SONGS, PER_USER = 8, 40, 12
@@ -46,6 +49,8 @@ MFCC_SHAPE = (6, 32)  # coefficients, frames
 #: every model of the registry, exported and reloaded
 KINDS = list(MODELS)
 CHORD_KINDS = ["coat", "coat-uniform", "coat-ones"]
+#: chord models without attention: ``score_chords`` gives scores only
+SCORE_ONLY_CHORD_KINDS = ["chord-histogram", "random"]
 AUDIO_KINDS = ["neumf-cnn", "neumf-lstm"]
 
 
@@ -85,8 +90,8 @@ def model_config(data: PreparedDataset, **kwargs) -> ModelConfig:
 
 
 def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, RunConfig]:
-    """Model ``kind`` after one Adam step (WMF: random factors; popularity, item-kNN: fitted to
-    the training pairs), and its run config."""
+    """Model ``kind`` after one Adam step (WMF: random factors; popularity, item-kNN,
+    chord-histogram, random: fitted to the training pairs), and its run config."""
     tf.keras.utils.set_random_seed(0)
     config = model_config(data, **kwargs)
     run = RunConfig(model=config, model_name=kind, data_dir=str(data.path))
@@ -97,7 +102,8 @@ def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, Ru
     spec = get_spec(kind)
     if spec.fitted is not None:
         users, songs = data.train["user"].to_numpy(), data.train["song"].to_numpy()
-        return spec.fitted.fit(users, songs, config), run
+        tables = song_tables(spec, data, config)
+        return spec.fitted.fit(users, songs, config, seed=5, song_tables=tables), run
     model = spec.build(config)
     recommender = spec.wrap(model, config, song_tables(spec, data, config))
     model.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="binary_crossentropy")
@@ -115,13 +121,18 @@ def trained(data: PreparedDataset, kind: str, **kwargs) -> tuple[Recommender, Ru
 def direct_scores(recommender: Recommender, data: PreparedDataset, users, songs) -> np.ndarray:
     """Scores of aligned pairs computed without the scoring interface: the Keras model on
     inputs gathered here (WMF: the factors' dot products in numpy; popularity: the training
-    counts; item-kNN: ``R S`` in scipy)."""
+    counts; item-kNN: ``R S`` in scipy; chord-histogram: cosines in numpy; random: the hash in
+    numpy)."""
     users, songs = np.asarray(users, np.int32), np.asarray(songs, np.int32)
     if isinstance(recommender, WmfRecommender):
         x, y = recommender.user_factors.numpy(), recommender.song_factors.numpy()
         return np.sum(x[users] * y[songs], axis=1)
     if isinstance(recommender, PopularityRecommender):
         return np.bincount(data.train["song"], minlength=data.num_songs)[songs].astype(float)
+    if isinstance(recommender, ChordHistogramRecommender):
+        return histogram_cosines(data, users, data.chords[songs])
+    if isinstance(recommender, RandomRecommender):
+        return reference_random_scores(recommender.seed, users, songs)
     if isinstance(recommender, ItemKnnRecommender):
         import scipy.sparse as sp
 
@@ -142,6 +153,27 @@ def direct_scores(recommender: Recommender, data: PreparedDataset, users, songs)
     if "mfcc" in model.input_names:
         features["mfcc"] = pool_mfcc(data.mfcc[songs], 4)
     return model(features, training=False).numpy()
+
+
+def histogram_cosines(data: PreparedDataset, users, chord_ids) -> np.ndarray:  # noqa: ANN001
+    """Chord-histogram's scores in numpy: the cosine of each user's mean training histogram
+    (chord-id counts, N left out, L1-normalised) and the histogram of ``chord_ids``."""
+
+    def histograms(rows: np.ndarray) -> np.ndarray:
+        counts = np.stack([np.bincount(r, minlength=data.num_chords) for r in rows]).astype(float)
+        counts[:, 0] = 0
+        total = counts.sum(axis=1, keepdims=True)
+        return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+
+    songs = histograms(np.asarray(data.chords))
+    profiles = np.zeros((data.num_users, data.num_chords))
+    for user, items in enumerate(data.train_items_by_user()):
+        profiles[user] = songs[np.unique(items)].mean(axis=0) if len(items) else 0
+    users = np.asarray(users)
+    chords = histograms(np.asarray(chord_ids))
+    dot = np.sum(profiles[users] * chords, axis=1)
+    norms = np.linalg.norm(profiles[users], axis=1) * np.linalg.norm(chords, axis=1)
+    return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
 
 
 def _mean_song_copy(model: tf.keras.Model) -> tf.keras.Model:
@@ -165,7 +197,11 @@ def references(recommender: Recommender, data: PreparedDataset) -> dict[str, np.
     chord_ids = rng.integers(0, data.num_chords, (32, data.chords.shape[1])).astype(np.int32)
     mfcc = rng.normal(size=(32, *MFCC_SHAPE)).astype(np.float32)
     out = {"users": users, "songs": songs, "chord_ids": chord_ids, "mfcc": mfcc}
-    if recommender.content_input == "chord_ids":
+    if isinstance(recommender, ChordHistogramRecommender):
+        out["score_chords"] = histogram_cosines(data, users, chord_ids)
+    elif isinstance(recommender, RandomRecommender):
+        out["score_chords"] = recommender.score_new_songs(users, chord_ids).numpy()
+    elif recommender.content_input == "chord_ids":
         model = recommender.model
         attention = tf.keras.Model(model.input, model.get_layer("chord_attention").output[1])
         features = {"user_id": users, "song_id": songs, "chord_ids": chord_ids}
@@ -221,7 +257,8 @@ LOAD_SCRIPT = textwrap.dedent(
                 user_id=users, chord_ids=tf.constant(inputs[tag + "/chord_ids"])
             )
             out[tag + "/score_chords"] = chords["score"].numpy()
-            out[tag + "/attention"] = chords["attention"].numpy()
+            if "attention" in chords:
+                out[tag + "/attention"] = chords["attention"].numpy()
         if "score_mfcc" in sig:
             mfcc = sig["score_mfcc"](user_id=users, mfcc=tf.constant(inputs[tag + "/mfcc"]))
             out[tag + "/score_mfcc"] = mfcc["score"].numpy()
@@ -263,7 +300,7 @@ def test_fresh_process_scores_equal_the_in_memory_model(exports, loaded, kind) -
     ref = exports[kind]["ref"]
     np.testing.assert_allclose(loaded[f"{kind}/score"], ref["score"], atol=1e-5)
     expected = {SERVING_DEFAULT, RECOMMEND}
-    if kind in CHORD_KINDS:
+    if kind in CHORD_KINDS + SCORE_ONLY_CHORD_KINDS:
         expected.add(SCORE_CHORDS)
     if kind in AUDIO_KINDS:
         expected.add(SCORE_MFCC)
@@ -280,6 +317,17 @@ def test_score_chords_equals_the_in_memory_model(exports, loaded, kind) -> None:
     if kind == "coat":
         # Different chords give different weights: the signature really uses its input.
         assert loaded[f"{kind}/attention"].std(axis=1).max() > 1e-4
+
+
+@pytest.mark.parametrize("kind", SCORE_ONLY_CHORD_KINDS)
+def test_score_chords_of_a_model_without_attention(exports, loaded, kind) -> None:
+    """Chord-histogram and random score new chords (no attention output); chord-histogram's
+    are its catalogue scores for the same chords, and its export keeps the chord table."""
+    scores = loaded[f"{kind}/score_chords"]
+    np.testing.assert_allclose(scores, exports[kind]["ref"]["score_chords"], atol=1e-5)
+    assert scores.std() > 0 and f"{kind}/attention" not in loaded
+    module = ServingModule(exports[kind]["model"], training_exclusions(exports["data"]))
+    assert hasattr(module, "song_chords") == (kind == "chord-histogram")
 
 
 @pytest.mark.parametrize("kind", AUDIO_KINDS)

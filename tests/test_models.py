@@ -84,6 +84,8 @@ def test_the_registry_holds_every_model_of_the_paper() -> None:
         "wmf",
         "popularity",
         "itemknn",
+        "chord-histogram",
+        "random",
     }
     with pytest.raises(ValueError, match="unknown model 'bpr'.*coat"):
         get_spec("bpr")

@@ -1,4 +1,5 @@
-"""Models fitted once from the training interactions, with no epochs: popularity, item-kNN.
+"""Models fitted once from the training interactions, with no epochs: popularity, item-kNN, the
+chord-histogram profiles and the seeded random scores.
 
 A :class:`FittedRecommender` is built by :meth:`FittedRecommender.fit` from the training pairs
 in one pass, and its whole state is a few arrays: :meth:`save` writes them to one ``.npz``
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,9 +40,19 @@ class FittedRecommender(Recommender):
         songs: np.ndarray,
         config: ModelConfig,
         threads: int = 0,
+        *,
+        seed: int = 0,
+        song_tables: Mapping[str, np.ndarray] | None = None,
     ) -> F:
         """The model of the training pairs ``(users[n], songs[n])`` (indices below
-        ``config.num_users`` and ``config.num_songs``)."""
+        ``config.num_users`` and ``config.num_songs``).
+
+        Args:
+            seed: the run's seed (``TrainConfig.seed``), for a model that draws (random).
+            song_tables: the catalogue's content tables that the model's
+                :class:`~coat_tf.models.registry.ModelSpec` reads (``registry.song_tables``),
+                for a model that reads song content (chord-histogram); the others ignore it.
+        """
         raise NotImplementedError
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -23,6 +23,7 @@ user's songs (each found by a binary search in the sorted training pairs).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -110,7 +111,14 @@ class ItemKnnRecommender(FittedRecommender):
 
     @classmethod
     def fit(
-        cls, users: np.ndarray, songs: np.ndarray, config: ModelConfig, threads: int = 0
+        cls,
+        users: np.ndarray,
+        songs: np.ndarray,
+        config: ModelConfig,
+        threads: int = 0,
+        *,
+        seed: int = 0,
+        song_tables: Mapping[str, np.ndarray] | None = None,
     ) -> ItemKnnRecommender:
         import scipy.sparse as sp
 

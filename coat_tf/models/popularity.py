@@ -9,6 +9,8 @@ as popular as it. No training: the counts are the model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import tensorflow as tf
 
@@ -33,7 +35,14 @@ class PopularityRecommender(FittedRecommender):
 
     @classmethod
     def fit(
-        cls, users: np.ndarray, songs: np.ndarray, config: ModelConfig, threads: int = 0
+        cls,
+        users: np.ndarray,
+        songs: np.ndarray,
+        config: ModelConfig,
+        threads: int = 0,
+        *,
+        seed: int = 0,
+        song_tables: Mapping[str, np.ndarray] | None = None,
     ) -> PopularityRecommender:
         _, songs = unique_pairs(users, songs, config.num_users, config.num_songs)
         return cls(np.bincount(songs, minlength=config.num_songs), config.num_users)

@@ -2,9 +2,9 @@
 
 Each :class:`ModelSpec` says how to build the model, which song content it reads, how it is
 trained (``"keras"``: Adam or SGD on sampled negatives; ``"als"``: WMF's alternating least
-squares; ``"one_pass"``: fitted once from the training pairs, no epochs: popularity and
-item-kNN) and how to wrap it in the scoring interface (:class:`~coat_tf.models.recommender.
-Recommender`).
+squares; ``"one_pass"``: fitted once from the training pairs, no epochs: popularity,
+item-kNN, chord-histogram and random) and how to wrap it in the scoring interface
+(:class:`~coat_tf.models.recommender.Recommender`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from coat_tf.config import MODEL_ATTENTION_MODES, ModelConfig
 from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model, mfcc_table
+from coat_tf.models.chord_histogram import ChordHistogramRecommender
 from coat_tf.models.coat import CoatRecommender, build_coat_model
 from coat_tf.models.fitted import FittedRecommender
 from coat_tf.models.gmf import GmfRecommender, build_gmf_model
@@ -25,6 +26,7 @@ from coat_tf.models.inputs import CHORD_IDS, MFCC
 from coat_tf.models.itemknn import ItemKnnRecommender
 from coat_tf.models.ncf import build_mlp_model, build_neumf_model
 from coat_tf.models.popularity import PopularityRecommender
+from coat_tf.models.random_baseline import RandomRecommender
 from coat_tf.models.recommender import KerasRecommender, Recommender
 from coat_tf.models.wmf import SEARCH_GRID as WMF_GRID
 
@@ -39,7 +41,7 @@ PAPER_GRID: dict[str, tuple] = {
 }
 
 #: Item-kNN's grid: the neighbourhood size ``K`` around its default of 100. Popularity has
-#: nothing to search.
+#: nothing to search, nor have chord-histogram and random.
 ITEMKNN_GRID: dict[str, tuple] = {"model.itemknn.neighbours": (20, 50, 100, 200)}
 
 
@@ -55,7 +57,9 @@ class ModelSpec:
         name: the ``--model`` name.
         summary: one line for ``--help`` and the tables.
         build: ``ModelConfig -> tf.keras.Model`` (None for models not trained by Keras).
-        content: the song content it reads (``"chord_ids"``, ``"mfcc"``) or None.
+        content: the song content it reads (``"chord_ids"``, ``"mfcc"``) or None. (``random``
+            reads none, yet scores new songs from any content: its recommender's
+            ``content_input`` is ``"chord_ids"``.)
         trainer: ``"keras"``, ``"als"`` or ``"one_pass"``.
         recommender: ``(model, config, song_tables) -> Recommender`` for Keras models.
         fitted: the :class:`~coat_tf.models.fitted.FittedRecommender` class of a
@@ -161,6 +165,14 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "itemknn", "item-kNN: cosine similarity to the user's songs (implicit)", None,
             trainer="one_pass", fitted=ItemKnnRecommender, grid=ITEMKNN_GRID,
+        ),
+        ModelSpec(
+            "chord-histogram", "cosine of the user's mean chord histogram and the song's", None,
+            CHORD_IDS, trainer="one_pass", fitted=ChordHistogramRecommender, grid={},
+        ),
+        ModelSpec(
+            "random", "seeded random scores (a hash of seed, user and song)", None,
+            trainer="one_pass", fitted=RandomRecommender, grid={},
         ),
     )
 }  # fmt: skip
