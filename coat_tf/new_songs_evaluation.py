@@ -123,14 +123,25 @@ def _trivial_note(what: str, songs: int, k: int) -> str | None:
     return f"{what} {songs} songs, at most k = {k}: every row is a hit"
 
 
-def evaluate_shelf(adapter: Recommender, new_songs, name: str, k: int) -> dict:  # noqa: ANN001
+def evaluate_shelf(
+    adapter: Recommender,
+    new_songs,  # noqa: ANN001 - a NewSongs
+    name: str,
+    k: int,
+    rankings: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict:
     """The sampled and whole-shelf figures of shelf ``name`` (``"valid"`` or ``"test"``)
-    through ``adapter`` (a :class:`NewSongScorer`)."""
+    through ``adapter`` (a :class:`NewSongScorer`). ``rankings``, where given, receives each
+    row's user and rank (for :mod:`coat_tf.per_user`) under ``new_<name>/sampled`` and
+    ``new_<name>/whole_shelf``."""
     split = new_songs.split(name)
     sampled = evaluation.sampled(adapter, split.users, split.items, k=k)
     whole = evaluation.full_catalogue(
         adapter, split.users, split.positives, new_songs.shelf_exclusions(name), k=k
     )
+    if rankings is not None:
+        rankings[f"new_{name}/sampled"] = (split.users, sampled.ranks)
+        rankings[f"new_{name}/whole_shelf"] = (split.users, whole.ranks)
     out = {"sampled": sampled.to_dict(), "whole_shelf": whole.to_dict()}
     shelf = len(new_songs.shelf_songs(name))
     notes = {
@@ -148,6 +159,7 @@ def evaluate_new_songs(
     data,  # noqa: ANN001 - a PreparedDataset with new songs
     k: int,
     splits: Sequence[str] = ("valid", "test"),
+    rankings: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict:
     """The ``new_songs`` block of ``metrics.json`` (see the module docstring).
 
@@ -156,6 +168,7 @@ def evaluate_new_songs(
         data: a :class:`~coat_tf.data.PreparedDataset` whose ``new_songs`` is not ``None``.
         k: the cut-off.
         splits: the shelves to evaluate, ``"valid"`` and/or ``"test"``.
+        rankings: where given, receives each row's rank (see :func:`evaluate_shelf`).
 
     Returns:
         ``{"validation": {"sampled": ..., "whole_shelf": ...}, "test": {...}}`` (the shelves
@@ -175,4 +188,6 @@ def evaluate_new_songs(
     if reason is not None:
         return {"unsupported": reason}
     adapter = scorer(recommender, data)
-    return {BLOCK_NAMES[name]: evaluate_shelf(adapter, new_songs, name, k) for name in splits}
+    return {
+        BLOCK_NAMES[name]: evaluate_shelf(adapter, new_songs, name, k, rankings) for name in splits
+    }

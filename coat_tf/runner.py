@@ -548,11 +548,13 @@ def train_and_evaluate(
         **fit,
         "replicas": strategy.num_replicas_in_sync,
     }
+    rankings: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each row's rank: per_user.npz
     if getattr(data, "new_songs", None) is not None and distribute.is_chief():
         shelves = ("valid", "test") if evaluate_on_test else ("valid",)
-        metrics["new_songs"] = evaluate_new_songs(recommender, data, run.train.top_k, shelves)
+        metrics["new_songs"] = evaluate_new_songs(
+            recommender, data, run.train.top_k, shelves, rankings
+        )
     if evaluate_on_test and distribute.is_chief():
-        rankings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         metrics["test"] = evaluate_test(
             recommender, data, run.train.top_k, full_catalogue, rankings=rankings
         )
