@@ -211,3 +211,20 @@ def test_the_song_dropout_option(tiny: Path, tmp_path: Path, capsys) -> None:
     code = _train(tiny, tmp_path / "zero", "--model", "coat-song-dropout", "--song-dropout", "0")
     assert code == 2
     assert "choose --model coat" in capsys.readouterr().err
+
+
+def test_experiments_plan_coat_song_dropout(tmp_path: Path) -> None:
+    """``--models coat-song-dropout`` is a model of any experiment; a config file's entry for it
+    sets its own ``p``."""
+    from coat_tf.experiments.plan import plan
+
+    shapes = {"num_users": USERS, "num_songs": SONGS}
+    overrides = {"defaults": {}, "models": {}}
+    runs = plan("table1", ["coat", "coat-song-dropout"], [8], [0], tmp_path, shapes, "d", overrides)
+    assert [(r.model, r.config.model.song_dropout) for r in runs] == [
+        ("coat", 0.0),
+        ("coat-song-dropout", 0.5),
+    ]
+    overrides["models"] = {"coat-song-dropout": {"model": {"song_dropout": 0.8}}}
+    (run,) = plan("table1", ["coat-song-dropout"], [8], [0], tmp_path, shapes, "d", overrides)
+    assert run.config.model.song_dropout == 0.8
