@@ -22,6 +22,7 @@ from coat_tf.checks import (
     check_non_negative,
     check_non_negative_int,
     check_positive_int,
+    check_probability,
 )
 from coat_tf.fileio import atomic_write_text
 
@@ -31,8 +32,16 @@ ATTENTION_MODES = ("learned", "uniform", "ones")
 #: The seeds NumPy's and TensorFlow's generators take: 0 to 2**32 - 1.
 MAX_SEED = 2**32 - 1
 #: The attention mode each COAT model name stands for (``RunConfig.model_name``): the name
-#: decides it, and a run's config records it.
-MODEL_ATTENTION_MODES = {"coat": "learned", "coat-uniform": "uniform", "coat-ones": "ones"}
+#: decides it, and a run's config records it. These are the models that take a song dropout.
+MODEL_ATTENTION_MODES = {
+    "coat": "learned",
+    "coat-uniform": "uniform",
+    "coat-ones": "ones",
+    "coat-song-dropout": "learned",
+}
+#: The song dropout (``ModelConfig.song_dropout``) a model name stands for unless its config
+#: sets one: ``coat-song-dropout`` is COAT trained with ``p = 0.5``.
+MODEL_SONG_DROPOUT = {"coat-song-dropout": 0.5}
 USER_EMBEDDINGS = ("shared", "separate")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -124,6 +133,11 @@ class ModelConfig:
             default) keeps the layers' own: ``N(0, 0.05)`` for GMF's tables, ``U(-0.05, 0.05)``
             for the MLP's (Keras' defaults). COAT does not read it.
         dropout: dropout rate between tower layers.
+        song_dropout: COAT only: the probability ``p``, in ``[0, 1]``, that a training example's
+            song embedding in the GMF term is replaced by the mean song embedding, the value a
+            new song is scored with (DropoutNet, Volkovs et al., 2017; :class:`~coat_tf.layers.
+            GMF`); 0 disables it. Model ``coat-song-dropout`` stands for 0.5 unless set
+            (:data:`MODEL_SONG_DROPOUT`, applied by :class:`RunConfig`).
         mfcc_coefficients, mfcc_frames: shape of a song's MFCC excerpt (``n_mfcc x frames``), for
             the audio models; set from the data set.
         mfcc_pool: the audio models read the mean of every ``mfcc_pool`` consecutive frames
@@ -146,6 +160,7 @@ class ModelConfig:
     l2: float = 0.0
     embedding_init_std: float | None = None
     dropout: float = 0.0
+    song_dropout: float = 0.0
     mfcc_coefficients: int = 20
     mfcc_frames: int = 1292
     mfcc_pool: int = 8
@@ -197,6 +212,7 @@ class ModelConfig:
             self.dropout,
             "in [0, 1)",
         )
+        check_probability("song_dropout", self.song_dropout)
 
     @property
     def resolved_attention_size(self) -> int:
@@ -319,6 +335,10 @@ class RunConfig:
     (:data:`MODEL_ATTENTION_MODES`): the default ``"learned"`` becomes the name's mode (a
     config written before modes were recorded reads as what was trained), and another mode
     that contradicts the name is refused.
+
+    ``model.song_dropout`` is refused for models other than COAT and its ablations
+    (:data:`MODEL_ATTENTION_MODES`); for ``coat-song-dropout`` the default 0 becomes the name's
+    0.5 (:data:`MODEL_SONG_DROPOUT`), so that the config records what is trained.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -344,6 +364,7 @@ class RunConfig:
             "a folder or null",
         )
         self._apply_attention_mode()
+        self._apply_song_dropout()
 
     def _apply_attention_mode(self) -> None:
         """Set (or check) ``model.attention_mode`` from the model name."""
@@ -359,6 +380,21 @@ class RunConfig:
             )
         if self.model.attention_mode != mode:
             self.model = dataclasses.replace(self.model, attention_mode=mode)
+
+    def _apply_song_dropout(self) -> None:
+        """Refuse a song dropout for a model without one, or set the name's own."""
+        if self.model_name not in MODEL_ATTENTION_MODES:
+            if self.model.song_dropout:
+                raise ValueError(
+                    f"model.song_dropout (--song-dropout) is {self.model.song_dropout!r}, but "
+                    f"model {self.model_name!r} has no song dropout: it replaces the song "
+                    f"embedding of COAT's GMF term (models {', '.join(MODEL_ATTENTION_MODES)}); "
+                    "drop song_dropout or set it to 0"
+                )
+            return
+        default = MODEL_SONG_DROPOUT.get(self.model_name)
+        if default is not None and not self.model.song_dropout:
+            self.model = dataclasses.replace(self.model, song_dropout=default)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

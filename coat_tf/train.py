@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pretrain-mlp", metavar="RUN", help="NeuMF only: start from this MLP run's weights"
     )
+    parser.add_argument(
+        "--song-dropout",
+        type=float,
+        metavar="P",
+        help="COAT only: train with song dropout, each example's GMF song embedding replaced by "
+        "the mean one (a new song's) with probability P in [0, 1] (default 0; 0.5 for "
+        "coat-song-dropout)",
+    )
     parser.add_argument("--wmf-regularization", type=float, help="WMF's lambda (default 0.01)")
     parser.add_argument(
         "--wmf-alpha", type=float, help="WMF's confidence 1 + alpha * plays (default 1)"
@@ -185,6 +193,15 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         model = dataclasses.replace(model, attention_mode=cfg.MODEL_ATTENTION_MODES[args.model])
     if args.embedding_size is not None:
         model = dataclasses.replace(model, embedding_size=args.embedding_size)
+    if args.song_dropout is not None:
+        name = args.model or run.model_name
+        if args.song_dropout == 0 and name in cfg.MODEL_SONG_DROPOUT:
+            raise ValueError(
+                f"--song-dropout 0: model {name!r} is COAT trained with song dropout "
+                f"({cfg.MODEL_SONG_DROPOUT[name]} unless set); for COAT without it choose "
+                "--model coat"
+            )
+        model = dataclasses.replace(model, song_dropout=args.song_dropout)
     wmf_overrides = {"regularization": args.wmf_regularization, "alpha": args.wmf_alpha}
     if any(v is not None for v in wmf_overrides.values()):
         wmf = dataclasses.replace(

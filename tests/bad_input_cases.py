@@ -2034,3 +2034,51 @@ CASES += [
         ("'chord-histogram' reads chord sequences", "has_chords is 0"),
     ),
 ]
+
+# song dropout (train --song-dropout, ModelConfig.song_dropout)
+
+CASES += [
+    Case(
+        "song-dropout-above-one",
+        "train",
+        _train_on_data("--song-dropout", "1.5"),
+        2,
+        ("song_dropout", "[0, 1]", "got 1.5"),
+        check=lambda env: _nothing_created(env.tmp / "run" / "config.json"),
+    ),
+    Case(
+        "song-dropout-negative",
+        "train",
+        _train_on_data("--song-dropout", "-0.1"),
+        2,
+        ("song_dropout", "[0, 1]", "got -0.1"),
+    ),
+    Case(
+        "song-dropout-for-gmf",
+        "train",
+        _train_on_data("--model", "gmf", "--song-dropout", "0.5"),
+        2,
+        ("song_dropout (--song-dropout) is 0.5", "'gmf' has no song dropout", "coat"),
+        check=lambda env: _nothing_created(env.tmp / "run" / "config.json"),
+    ),
+    Case(
+        "song-dropout-in-a-config-for-neumf",
+        "train",
+        lambda env: _train(
+            env,
+            "--data",
+            str(env.data),
+            "--config",
+            str(env.write("run.json", '{"model_name": "neumf", "model": {"song_dropout": 0.2}}')),
+        ),
+        2,
+        ("run.json", "'neumf' has no song dropout"),
+    ),
+    Case(
+        "song-dropout-zero-for-coat-song-dropout",
+        "train",
+        _train_on_data("--model", "coat-song-dropout", "--song-dropout", "0"),
+        2,
+        ("--song-dropout 0", "coat-song-dropout", "--model coat"),
+    ),
+]

@@ -48,7 +48,7 @@ NUM_USERS, NUM_SONGS, PER_USER = 8, 40, 12
 MFCC_SHAPE = (6, 32)  # coefficients, frames
 #: every model of the registry, exported and reloaded
 KINDS = list(MODELS)
-CHORD_KINDS = ["coat", "coat-uniform", "coat-ones"]
+CHORD_KINDS = list(MODEL_ATTENTION_MODES)  # COAT, its ablations and COAT with song dropout
 #: chord models without attention: ``score_chords`` gives scores only
 SCORE_ONLY_CHORD_KINDS = ["chord-histogram", "random"]
 AUDIO_KINDS = ["neumf-cnn", "neumf-lstm"]

@@ -76,6 +76,7 @@ def test_the_registry_holds_every_model_of_the_paper() -> None:
         "coat",
         "coat-uniform",
         "coat-ones",
+        "coat-song-dropout",
         "gmf",
         "mlp",
         "neumf",

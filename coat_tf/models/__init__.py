@@ -1,6 +1,6 @@
 """Every model of the paper, each behind one scoring interface (:class:`Recommender`).
 
-- ``coat``, ``coat-uniform``, ``coat-ones``: :mod:`coat_tf.models.coat`
+- ``coat``, ``coat-uniform``, ``coat-ones``, ``coat-song-dropout``: :mod:`coat_tf.models.coat`
 - ``gmf``: :mod:`coat_tf.models.gmf`; ``mlp``, ``neumf``: :mod:`coat_tf.models.ncf`
 - ``neumf-cnn``, ``neumf-lstm``: :mod:`coat_tf.models.audio`
 - ``wmf``: :mod:`coat_tf.models.wmf`

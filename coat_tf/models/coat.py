@@ -17,6 +17,15 @@ GMF_LAYER = "gmf"
 TOWER_LAYER = "tower"
 SEPARATE_USER_LAYER = "attention_user_embedding"
 MODEL_NAMES = {"learned": "coat", "uniform": "coat_uniform", "ones": "coat_ones"}
+#: Added to the model's name (and so to its export folder's) when it trains with song dropout.
+SONG_DROPOUT_SUFFIX = "_song_dropout"
+
+
+def coat_model_name(config: ModelConfig) -> str:
+    """The Keras model's name: ``coat``, ``coat_uniform`` or ``coat_ones``, then
+    ``_song_dropout`` when ``config.song_dropout > 0``."""
+    name = MODEL_NAMES[config.attention_mode]
+    return name + SONG_DROPOUT_SUFFIX if config.song_dropout > 0 else name
 
 
 def build_coat_model(config: ModelConfig, implementation: str = "auto") -> tf.keras.Model:
@@ -31,6 +40,9 @@ def build_coat_model(config: ModelConfig, implementation: str = "auto") -> tf.ke
     ``e_u`` is the GMF user embedding when ``config.attention_user_embedding == "shared"`` (the
     paper's choice), else a separate user embedding. ``config.attention_mode`` ``"uniform"`` and
     ``"ones"`` give the ablations "without attention" (mean and sum of the chord embeddings).
+    ``config.song_dropout`` ``p > 0`` trains with song dropout: each training example's ``Q[i]``
+    is replaced, with probability ``p``, by ``mean_j Q[j]``, the song embedding
+    :meth:`CoatRecommender.score_new_songs` gives a new song (:class:`~coat_tf.layers.GMF`).
 
     Args:
         config: the model's shape.
@@ -45,9 +57,14 @@ def build_coat_model(config: ModelConfig, implementation: str = "auto") -> tf.ke
     d = config.embedding_size
     inputs = id_inputs()
     inputs[CHORD_IDS] = chord_input(config.sequence_length)
-    gmf_out, user = GMF(config.num_users, config.num_songs, d, l2=config.l2, name=GMF_LAYER)(
-        [inputs[USER_ID], inputs[SONG_ID]]
-    )
+    gmf_out, user = GMF(
+        config.num_users,
+        config.num_songs,
+        d,
+        l2=config.l2,
+        song_dropout=config.song_dropout,
+        name=GMF_LAYER,
+    )([inputs[USER_ID], inputs[SONG_ID]])
     if config.attention_user_embedding == "separate":
         user = tf.keras.layers.Embedding(
             config.num_users,
@@ -70,9 +87,7 @@ def build_coat_model(config: ModelConfig, implementation: str = "auto") -> tf.ke
     probability = TowerMLP(
         config.tower_widths[0], config.tower_layers, dropout=config.dropout, name=TOWER_LAYER
     )(features)
-    return tf.keras.Model(
-        inputs=inputs, outputs=probability, name=MODEL_NAMES[config.attention_mode]
-    )
+    return tf.keras.Model(inputs=inputs, outputs=probability, name=coat_model_name(config))
 
 
 class CoatRecommender(KerasRecommender):

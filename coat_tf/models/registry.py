@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from coat_tf.config import MODEL_ATTENTION_MODES, ModelConfig
+from coat_tf.config import MODEL_ATTENTION_MODES, MODEL_SONG_DROPOUT, ModelConfig
 from coat_tf.models.audio import AudioRecommender, build_neumf_audio_model, mfcc_table
 from coat_tf.models.chord_histogram import ChordHistogramRecommender
 from coat_tf.models.coat import CoatRecommender, build_coat_model
@@ -97,11 +97,17 @@ def _generic(model, config: ModelConfig, tables) -> Recommender:  # noqa: ANN001
 
 def _coat(name: str) -> Callable[[ModelConfig], tf.keras.Model]:
     """COAT with the attention mode that model ``name`` stands for, whatever ``config`` says
-    (:data:`~coat_tf.config.MODEL_ATTENTION_MODES`; a :class:`RunConfig` records it)."""
+    (:data:`~coat_tf.config.MODEL_ATTENTION_MODES`; a :class:`RunConfig` records it), and
+    the name's song dropout where ``config`` sets none (:data:`~coat_tf.config.
+    MODEL_SONG_DROPOUT`)."""
     mode = MODEL_ATTENTION_MODES[name]
+    song_dropout = MODEL_SONG_DROPOUT.get(name, 0.0)
 
     def build(config: ModelConfig) -> tf.keras.Model:
-        return build_coat_model(dataclasses.replace(config, attention_mode=mode))
+        changes = {"attention_mode": mode}
+        if not config.song_dropout:
+            changes["song_dropout"] = song_dropout
+        return build_coat_model(dataclasses.replace(config, **changes))
 
     return build
 
@@ -142,6 +148,13 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "coat-ones", "COAT without attention: every weight 1 (the paper's)", _coat("coat-ones"),
             CHORD_IDS, recommender=_coat_recommender,
+        ),
+        ModelSpec(
+            "coat-song-dropout",
+            "COAT trained with song dropout (DropoutNet): a song's embedding is the mean one "
+            f"with probability {MODEL_SONG_DROPOUT['coat-song-dropout']} unless set",
+            _coat("coat-song-dropout"), CHORD_IDS,
+            recommender=_coat_recommender,
         ),
         ModelSpec("gmf", "GMF (NCF)", build_gmf_model, recommender=_gmf_recommender),
         ModelSpec("mlp", "MLP (NCF)", build_mlp_model),
