@@ -2081,4 +2081,16 @@ CASES += [
         2,
         ("--song-dropout 0", "coat-song-dropout", "--model coat"),
     ),
+    # new songs: the experiment
+    Case(
+        "experiments-new-songs-without-new-songs",
+        "experiments",
+        lambda env: [
+            "new-songs",
+            *_experiments(env)[1:],
+        ],
+        2,
+        ("has no new songs", "--new-songs FRACTION"),
+        _no_experiment_out,
+    ),
 ]
