@@ -553,7 +553,8 @@ def test_a_real_ctrl_c_exits_130_with_one_line(tiny: Path, tmp_path: Path) -> No
     """SIGINT, as a terminal's Ctrl-C sends it, to a training process after its first backup."""
     run_dir = tmp_path / "run"
     argv = ["--data", str(tiny), "--run-dir", str(run_dir), "--no-export", "--model", "gmf"]
-    argv += ["--embedding-size", "8", "--epochs", "50", "--patience", "50", "--quiet"]
+    # enough epochs that a loaded machine cannot finish them between the backup and the signal
+    argv += ["--embedding-size", "8", "--epochs", "2000", "--patience", "2000", "--quiet"]
     argv += ["--batch-size", "64", "--no-xla"]
     process = subprocess.Popen(
         _python(f"import sys; from coat_tf.train import main; sys.exit(main({argv!r}))"),
