@@ -46,10 +46,14 @@ def test_the_new_songs_experiment_reports_the_content_models_and_says_which_cann
     assert "| chord-histogram |" in text and "| gmf |" not in text.split("## Hyperparameters")[0]
     assert "Without new-song figures: gmf (" in text
     assert "| coat − random |" in text and "### NDCG@10, new songs, whole shelf" in text
+    # every content model also against random order, once each; gmf has nothing to compare
+    assert text.count("| chord-histogram − random |") == 2 and "| coat − random |" in text
+    assert "| random − " not in text and text.count("| coat − random |") == 2
     with open(out / "new-songs-paired.csv", newline="") as handle:
-        paired = {(p["other"], p["ranking"]) for p in csv.DictReader(handle)}
-    assert ("random", "new_test/whole_shelf") in paired
-    assert not any(other == "gmf" for other, _ in paired)
+        paired = {(p["reference"], p["other"], p["ranking"]) for p in csv.DictReader(handle)}
+    assert ("coat", "random", "new_test/whole_shelf") in paired
+    assert ("chord-histogram", "random", "new_test/sampled") in paired
+    assert not any("gmf" in (reference, other) for reference, other, _ in paired)
     assert (out / "new-songs.png").read_bytes().startswith(b"\x89PNG")
 
 

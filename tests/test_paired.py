@@ -11,6 +11,7 @@ import pytest
 from coat_tf import evaluation, per_user
 from coat_tf.experiments.__main__ import main
 from coat_tf.experiments.paired import (
+    against,
     bootstrap_interval,
     compare,
     pooled_differences,
@@ -97,6 +98,10 @@ def test_compare_gives_the_mean_difference_and_an_interval_that_excludes_zero(tm
     assert gmf.seeds == 2 and gmf.users == 300 and gmf.low > 0 and gmf.excludes_zero
     same = found["coat-uniform"]
     assert same.mean == 0 and (same.low, same.high) == (0, 0) and not same.excludes_zero
+    # against a baseline: every other model minus it, each with itself as the reference
+    versus_gmf = {(c.reference, c.other): c for c in against(rows, "gmf", skip=["coat-uniform"])}
+    assert list(versus_gmf) == [("coat", "gmf")]
+    assert versus_gmf["coat", "gmf"].mean == pytest.approx(gmf.mean)
 
 
 def test_a_seed_without_per_user_figures_is_left_out_and_counted(tmp_path) -> None:

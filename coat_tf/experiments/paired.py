@@ -180,6 +180,25 @@ def compare(
     return out
 
 
+def against(
+    rows: list[dict],
+    baseline: str,
+    ranking: str = "test/sampled",
+    skip: Sequence[str] = (),
+    resamples: int = RESAMPLES,
+) -> list[PairedDifference]:
+    """Every model of ``rows`` but ``baseline`` and ``skip``, minus ``baseline``: the paired
+    differences of :func:`compare` with each model in turn as the reference (for example every
+    content model against random order on new songs). In the rows' model order."""
+    out = []
+    for model in dict.fromkeys(row["model"] for row in rows):
+        if model == baseline or model in skip:
+            continue
+        pair = [row for row in rows if row["model"] in (model, baseline)]
+        out += compare(pair, model, ranking, resamples)
+    return out
+
+
 def reference_model(models: Sequence[str], preferred: Sequence[str] = ("coat",)) -> str | None:
     """The model the others are compared with: the first of ``preferred`` among ``models``."""
     return next((model for model in preferred if model in models), None)

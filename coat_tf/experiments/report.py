@@ -3,9 +3,10 @@
 - ``<experiment>.md``: one table per metric (HR@10 and NDCG@10, on the stored sampled
   candidates and over the full catalogue), models down, predictive factors across, mean ±
   standard deviation over seeds, the best mean of each column in bold; then where the
-  hyperparameters came from; then the paired comparisons: COAT against every other model, the
-  mean per-user difference in NDCG@10 with its 95% bootstrap interval, seeds pooled
-  (:mod:`coat_tf.experiments.paired`; also in ``<experiment>-paired.csv``). Runs that
+  hyperparameters came from; then the paired comparisons: COAT against every other model (and,
+  for new songs, every other model against random order), the mean per-user difference in
+  NDCG@10 with its 95% bootstrap interval, seeds pooled (:mod:`coat_tf.experiments.paired`;
+  also in ``<experiment>-paired.csv``). Runs that
   recorded the test figures of every epoch (``train --test-every-epoch``) add two tables: the
   best of those, NCF's rule, for comparison.
 - ``<experiment>.png``: the shape of the paper's Fig. 2: one panel per metric, predictive
@@ -20,7 +21,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from coat_tf.experiments.paired import PairedDifference, compare, reference_model
+from coat_tf.experiments.paired import PairedDifference, against, compare, reference_model
 from coat_tf.fileio import atomic_write_bytes, atomic_write_text
 
 #: The tables' metrics; ``{sampled}`` is filled in by :func:`labelled` with the data set's
@@ -59,6 +60,9 @@ NEW_SONG_RANKINGS = (
     ("new_test/sampled", "new songs, {sampled}"),
     ("new_test/whole_shelf", "new songs, whole shelf"),
 )
+#: On new songs every content model is also compared with this one: the bar a content model
+#: has to clear.
+NEW_SONG_BASELINE = "random"
 #: Tables added for the runs that recorded the test figures of every epoch (``train
 #: --test-every-epoch``): the best of them, NCF's reference code's rule, beside the others.
 NCF_RULE_METRICS = (
@@ -109,14 +113,21 @@ def figures(experiment: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[s
 
 
 def paired_differences(
-    rows: list[dict], rankings: Sequence[tuple[str, str]] = PAIRED_RANKINGS
+    rows: list[dict],
+    rankings: Sequence[tuple[str, str]] = PAIRED_RANKINGS,
+    baseline: str | None = None,
 ) -> list[PairedDifference]:
     """COAT against every other model of ``rows``, on each ranking of ``rankings`` (none where
-    the experiment has no ``coat`` runs)."""
+    the experiment has no ``coat`` runs); then, where ``baseline`` ran, every model that is
+    neither COAT nor ``baseline`` minus ``baseline``."""
     reference = reference_model(_ordered(rows, "model"))
-    if reference is None:
-        return []
-    return [found for ranking, _ in rankings for found in compare(rows, reference, ranking)]
+    found: list[PairedDifference] = []
+    for ranking, _ in rankings:
+        if reference is not None:
+            found += compare(rows, reference, ranking)
+        if baseline is not None and baseline in _ordered(rows, "model"):
+            found += against(rows, baseline, ranking, skip=[reference] if reference else [])
+    return found
 
 
 def paired_markdown(
@@ -134,11 +145,10 @@ def paired_markdown(
     lines = [
         "## Paired comparisons",
         "",
-        f"The mean per-user difference in NDCG@10, {paired[0].reference} minus each model, with "
+        "The mean per-user difference in NDCG@10, the first model minus the second, with "
         "its 95% bootstrap interval over users (2,000 resamples; each user's difference "
         "averaged over the seeds both models ran, then resampled): in bold where the interval "
-        "excludes 0. A positive figure favours "
-        f"{paired[0].reference}.",
+        "excludes 0. A positive figure favours the first.",
         "",
     ]
     for ranking, label in rankings:
@@ -149,10 +159,13 @@ def paired_markdown(
         lines += [f"### NDCG@10, {label.format(sampled=sampled)}", ""]
         lines.append("| difference | " + " | ".join(f"F = {f}" for f in sizes) + " |")
         lines.append("|---|" + "---|" * len(sizes))
-        for other in dict.fromkeys(found.other for found in chosen):
+        for pair in dict.fromkeys((found.reference, found.other) for found in chosen):
             cells = []
             for size in sizes:
-                found = next((c for c in chosen if c.other == other and c.factors == size), None)
+                found = next(
+                    (c for c in chosen if (c.reference, c.other) == pair and c.factors == size),
+                    None,
+                )
                 if found is None:
                     cells.append("")
                     continue
@@ -160,7 +173,7 @@ def paired_markdown(
                 if found.seeds < seeds:
                     cell += f" ({found.seeds} seed{'s' if found.seeds > 1 else ''})"
                 cells.append(f"**{cell}**" if found.excludes_zero else cell)
-            lines.append(f"| {found.reference} − {other} | " + " | ".join(cells) + " |")
+            lines.append(f"| {pair[0]} − {pair[1]} | " + " | ".join(cells) + " |")
         lines.append("")
     users = sorted({found.users for found in paired})
     lines += [f"Users compared: {', '.join(map(str, users))}.", ""]
@@ -307,7 +320,8 @@ def write_report(
         ValueError: a run's ``per_user.npz`` is damaged (naming it).
     """
     metrics, rankings = figures(experiment)
-    paired = paired_differences(rows, rankings)
+    baseline = NEW_SONG_BASELINE if experiment == "new-songs" else None
+    paired = paired_differences(rows, rankings, baseline)
     text = markdown(experiment, rows, title, note, negatives, paired)
     if paired:
         atomic_write_text(out / f"{experiment}-paired.csv", paired_csv(paired))
