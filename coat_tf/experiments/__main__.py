@@ -32,6 +32,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import coat_tf  # noqa: F401  (legacy Keras before TensorFlow)
 from coat_tf import add_version_option, folder_kinds
@@ -46,6 +47,9 @@ from coat_tf.experiments.plan import (
     unique,
     untuned,
 )
+
+if TYPE_CHECKING:
+    from coat_tf.data import PreparedDataset
 
 TITLES = {
     "table1": "COAT with and without attention (Table I)",
@@ -219,13 +223,13 @@ def run_planned(
     return 1 if failed else 0
 
 
-def check_new_songs(experiment: str, data) -> None:  # noqa: ANN001 - a PreparedDataset
+def check_new_songs(experiment: str, data: PreparedDataset) -> None:
     """``new-songs`` needs a data set with new songs.
 
     Raises:
         ValueError: naming the data set and the option that makes them.
     """
-    if experiment == "new-songs" and getattr(data, "new_songs", None) is None:
+    if experiment == "new-songs" and data.new_songs is None:
         raise ValueError(
             f"{data.path}: the data set has no new songs; prepare it with --new-songs FRACTION "
             "(see python -m coat_tf.data prepare --help)"
