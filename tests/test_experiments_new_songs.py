@@ -45,6 +45,7 @@ def test_the_new_songs_experiment_reports_the_content_models_and_says_which_cann
     assert "## HR@10, new songs, whole shelf" in text
     assert "| chord-histogram |" in text and "| gmf |" not in text.split("## Hyperparameters")[0]
     assert "Without new-song figures: gmf (" in text
+    assert "Song-level chance: a random order of the test shelf's songs" in text
     assert "| coat − random |" in text and "### NDCG@10, new songs, whole shelf" in text
     # every content model also against random order, once each; gmf has nothing to compare
     assert text.count("| chord-histogram − random |") == 2 and "| coat − random |" in text

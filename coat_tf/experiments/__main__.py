@@ -50,6 +50,7 @@ from coat_tf.experiments.plan import (
 
 if TYPE_CHECKING:
     from coat_tf.data import PreparedDataset
+    from coat_tf.data.new_songs import NewSongs
 
 TITLES = {
     "table1": "COAT with and without attention (Table I)",
@@ -209,6 +210,7 @@ def run_planned(
         args.tuned,
         failed,
         without_content(rows) if args.experiment == "new-songs" else {},
+        song_chance(data.new_songs) if args.experiment == "new-songs" else None,
     )
     heading = args.title or title(args.experiment, data_dir, source)
     negatives = record["test_negatives"]
@@ -241,12 +243,34 @@ def without_content(rows: list[dict]) -> dict[str, str]:
     return {row["model"]: row["new_songs_note"] for row in rows if row.get("new_songs_note")}
 
 
+def song_chance(new_songs: NewSongs | None) -> str | None:
+    """The new-songs report's line on song-level chance over the test shelf's rows
+    (:mod:`coat_tf.experiments.chance`); None without new songs."""
+    from coat_tf.experiments.chance import chance_note
+
+    if new_songs is None or not len(new_songs.test.items):
+        return None
+    return chance_note(new_songs.test.items)  # k = 10, as the tables
+
+
+def stored_new_songs(data_dir: Path) -> NewSongs | None:
+    """The new songs of ``data_dir``, or None where the folder has moved or holds none."""
+    from coat_tf.data import DataError
+    from coat_tf.data.new_songs import NewSongs
+
+    try:
+        return NewSongs.load(data_dir)
+    except (DataError, OSError):
+        return None
+
+
 def notes(
     validation_in_train: bool,
     untuned_models: list[str],
     tuned: str | None,
     failed: list[tuple[PlannedRun, str]],
     no_new_song_figures: dict[str, str] | None = None,
+    song_level_chance: str | None = None,
 ) -> str:
     """The lines under the tables' title: what the reader must know to trust them."""
     lines = []
@@ -256,6 +280,8 @@ def notes(
             + "; ".join(f"{model} ({why})" for model, why in no_new_song_figures.items())
             + "."
         )
+    if song_level_chance:
+        lines.append(song_level_chance)
     if validation_in_train:
         lines.append(
             "The data set keeps its validation items in training (prepare "
@@ -335,6 +361,7 @@ def report_only(args: argparse.Namespace, models: list[str], out: Path) -> int:
         args.tuned,
         failed_runs(runs),
         without_content(rows) if args.experiment == "new-songs" else {},
+        song_chance(stored_new_songs(data_dir)) if args.experiment == "new-songs" else None,
     )
     source = manifest.get("source", {}).get("name")
     heading = args.title or title(args.experiment, data_dir, source)
