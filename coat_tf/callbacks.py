@@ -1,6 +1,6 @@
-"""Training callbacks: a guard against a diverged loss, validation ranking metrics each epoch,
-the best weights kept on disk, early stopping on them, and (on request) test ranking metrics
-each epoch."""
+"""Training callbacks: a guard against a diverged loss, a Ctrl-C that always stops training,
+validation ranking metrics each epoch, the best weights kept on disk, early stopping on them,
+and (on request) test ranking metrics each epoch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import json
 import math
 import os
 import shutil
+import signal
+import threading
 from pathlib import Path
+from types import FrameType
 
 import numpy as np
 import tensorflow as tf
@@ -56,6 +59,51 @@ class StopOnNonFiniteLoss(tf.keras.callbacks.Callback):
         if self.run_dir is not None:
             write_failure_report(self.run_dir, error)
         raise error
+
+
+class StopOnInterrupt(tf.keras.callbacks.Callback):
+    """Makes sure a Ctrl-C (SIGINT) stops training, even when Python drops it.
+
+    Python runs a signal handler between two bytecodes of the main thread; when that moment
+    falls inside a finaliser or a weak-reference callback (during an import, a garbage
+    collection), the ``KeyboardInterrupt`` raised there is printed as "Exception ignored" and
+    lost, and training would go on for all its epochs. While training, this callback's
+    handler raises ``KeyboardInterrupt`` as Python's does and also remembers the signal; at the
+    end of the next epoch, after the backup of that epoch is written, a remembered signal that
+    did not stop training is raised again. Put it after ``BackupAndRestore``.
+
+    The check is made once per epoch, not per batch, for the reason given in
+    :class:`StopOnNonFiniteLoss`. Call :meth:`restore` when ``fit`` returns or raises: it puts
+    back the handler that was there before (Keras does not call ``on_train_end`` after an
+    exception). Outside the main thread, where signal handlers cannot be set, it does nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+        self._previous: signal.Handlers | object | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.requested = False
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        """Put back the SIGINT handler found at the start of training."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def check_finite_weights(model: tf.Module) -> None:

@@ -32,6 +32,7 @@ import tensorflow as tf
 from coat_tf import distribute, evaluation, per_user
 from coat_tf.callbacks import (
     BestWeights,
+    StopOnInterrupt,
     StopOnNonFiniteLoss,
     StopWithoutImprovement,
     TestEveryEpoch,
@@ -216,12 +217,14 @@ def fit_keras(
     )
     if train.pretrain_gmf and not best.best:
         _offer_the_start(model, validation, best, test_each_epoch)
+    interrupt = StopOnInterrupt()
     callbacks = [
         StopOnNonFiniteLoss(run_dir),  # first: a diverged run stops before the others look
         validation,
         best,
         StopWithoutImprovement(best, train.early_stopping_patience),
         tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        interrupt,  # after the backup: the epoch a swallowed Ctrl-C fell in is kept
     ]
     if test_each_epoch is not None:  # after the early stopping and the best weights
         callbacks.append(test_each_epoch)
@@ -236,13 +239,16 @@ def fit_keras(
 
     done_before, _ = epochs_trained(run_dir)  # by a run that was killed or interrupted
     started = time.perf_counter()
-    history = model.fit(
-        dataset,
-        epochs=train.epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        verbose=2 if verbose else 0,
-    )
+    try:
+        history = model.fit(
+            dataset,
+            epochs=train.epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=2 if verbose else 0,
+        )
+    finally:
+        interrupt.restore()
     seconds = time.perf_counter() - started
     epochs_run = len(history.history.get("loss", []))  # in this process
     # counted from the run's start; a resumed run whose last epoch had ended runs none here
